@@ -1,0 +1,60 @@
+"""Stekker: balance a site's EV chargers and building load under its grid capacity."""
+
+import asyncio
+
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.typing import ConfigType
+
+from .const import DOMAIN, SUBENTRY_METER
+from .coordinator import (
+    HeadroomCoordinator,
+    MeterCoordinator,
+    StekkerConfigEntry,
+    StekkerRuntimeData,
+)
+from .entity import register_site_device
+from .meter import meter_source
+from .site_config import site_from
+
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+PLATFORMS = [Platform.SENSOR]
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    return True
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: StekkerConfigEntry) -> bool:
+    """Start polling the site's meters; a meter that is down does not block setup."""
+    site = site_from(entry.data, entry.options)
+    meters: dict[str, MeterCoordinator] = {}
+    for subentry in entry.get_subentries_of_type(SUBENTRY_METER):
+        source = meter_source(hass, subentry.data)
+        await source.async_start()
+        entry.async_on_unload(source.async_stop)
+        meters[subentry.subentry_id] = MeterCoordinator(
+            hass, entry, subentry, source, site
+        )
+    await asyncio.gather(*(meter.async_refresh() for meter in meters.values()))
+    headroom = HeadroomCoordinator(hass, entry, site, meters)
+    entry.runtime_data = StekkerRuntimeData(
+        site=site,
+        site_device_id=register_site_device(hass, entry),
+        meters=meters,
+        headroom=headroom,
+    )
+    headroom.async_attach()
+    entry.async_on_unload(entry.add_update_listener(_async_reload))
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    return True
+
+
+async def _async_reload(hass: HomeAssistant, entry: StekkerConfigEntry) -> None:
+    """Options, limits or meters changed: start over with the new set-up."""
+    await hass.config_entries.async_reload(entry.entry_id)
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: StekkerConfigEntry) -> bool:
+    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)

@@ -1,0 +1,456 @@
+"""Config flow: the site, its first meter (read live before saving), more meters."""
+
+from collections.abc import Mapping
+from typing import Any, override
+
+import probatio
+from homeassistant.components.sensor import SensorDeviceClass
+from homeassistant.config_entries import (
+    ConfigEntry,
+    ConfigFlow,
+    ConfigFlowResult,
+    ConfigSubentryFlow,
+    OptionsFlow,
+    SubentryFlowResult,
+)
+from homeassistant.const import CONF_HOST, CONF_NAME, CONF_PORT
+from homeassistant.core import callback
+from homeassistant.data_entry_flow import FlowHandler
+from homeassistant.helpers import selector
+
+from .const import (
+    CONF_BAUDRATE,
+    CONF_BYTESIZE,
+    CONF_CURRENT_ENTITIES,
+    CONF_EAN,
+    CONF_FUSE_A,
+    CONF_GTV_KW,
+    CONF_MARGIN_KW,
+    CONF_PARITY,
+    CONF_PHASES,
+    CONF_POLL_INTERVAL,
+    CONF_POWER_ENTITY,
+    CONF_PROFILE,
+    CONF_ROLE,
+    CONF_SERIAL_PORT,
+    CONF_SOURCE,
+    CONF_STOPBITS,
+    CONF_UNIT_ID,
+    CONF_VOLTAGE_V,
+    DEFAULT_MARGIN_KW,
+    DEFAULT_POLL_INTERVAL,
+    DEFAULT_VOLTAGE_V,
+    DOMAIN,
+    MAX_POLL_INTERVAL,
+    MIN_POLL_INTERVAL,
+    SOURCE_MODBUS_RTU_TCP,
+    SOURCE_MODBUS_SERIAL,
+    SOURCE_MODBUS_TCP,
+    SOURCE_SENSORS,
+    SUBENTRY_METER,
+)
+from .engine.readings import MeterReading
+from .engine.site import PHASES, MeterRole, Site, site_errors
+from .meter import MeterReadError, meter_source, probe
+from .modbus.profiles import METER_PROFILES
+from .site_config import site_from
+
+
+def _number(
+    minimum: float, maximum: float, step: float, unit: str | None = None
+) -> selector.NumberSelector:
+    config = selector.NumberSelectorConfig(
+        min=minimum, max=maximum, step=step, mode=selector.NumberSelectorMode.BOX
+    )
+    if unit:
+        config["unit_of_measurement"] = unit
+    return selector.NumberSelector(config)
+
+
+def _select(options: list[str], key: str) -> selector.SelectSelector:
+    return selector.SelectSelector(
+        selector.SelectSelectorConfig(
+            options=options,
+            translation_key=key,
+            mode=selector.SelectSelectorMode.DROPDOWN,
+        )
+    )
+
+
+LIMITS_SCHEMA = {
+    probatio.Required(CONF_GTV_KW): _number(1, 10_000, 0.1, "kW"),
+    probatio.Required(CONF_PHASES, default="3"): _select(["1", "3"], "phases"),
+    probatio.Required(CONF_FUSE_A): _number(6, 4000, 1, "A"),
+    probatio.Required(CONF_VOLTAGE_V, default=DEFAULT_VOLTAGE_V): _number(
+        100, 400, 1, "V"
+    ),
+}
+SITE_SCHEMA = probatio.Schema(
+    {
+        probatio.Required(CONF_NAME): selector.TextSelector(),
+        **LIMITS_SCHEMA,
+        probatio.Required(CONF_MARGIN_KW, default=DEFAULT_MARGIN_KW): _number(
+            0, 1000, 0.1, "kW"
+        ),
+        probatio.Optional(CONF_EAN): selector.TextSelector(),
+    }
+)
+PROFILE_SELECTOR = selector.SelectSelector(
+    selector.SelectSelectorConfig(
+        options=[
+            selector.SelectOptionDict(value=key, label=profile.name)
+            for key, profile in METER_PROFILES.items()
+        ],
+        mode=selector.SelectSelectorMode.DROPDOWN,
+    )
+)
+UNIT_ID = {probatio.Required(CONF_UNIT_ID, default=1): _number(0, 255, 1)}
+TCP_SCHEMA = {
+    probatio.Required(CONF_HOST): selector.TextSelector(),
+    probatio.Required(CONF_PORT, default=502): _number(1, 65535, 1),
+    **UNIT_ID,
+    probatio.Required(CONF_PROFILE, default="sdm630"): PROFILE_SELECTOR,
+}
+SERIAL_SCHEMA = {
+    probatio.Required(CONF_SERIAL_PORT): selector.TextSelector(),
+    probatio.Required(CONF_BAUDRATE, default="9600"): _select(
+        ["2400", "4800", "9600", "19200", "38400", "57600", "115200"], "baudrate"
+    ),
+    probatio.Required(CONF_PARITY, default="N"): _select(["N", "E", "O"], "parity"),
+    probatio.Required(CONF_STOPBITS, default="1"): _select(["1", "2"], "stopbits"),
+    probatio.Required(CONF_BYTESIZE, default="8"): _select(["7", "8"], "bytesize"),
+    **UNIT_ID,
+    probatio.Required(CONF_PROFILE, default="sdm630"): PROFILE_SELECTOR,
+}
+
+
+def _sensor(device_class: SensorDeviceClass) -> selector.EntitySelector:
+    return selector.EntitySelector(
+        selector.EntitySelectorConfig(domain="sensor", device_class=device_class)
+    )
+
+
+SENSORS_SCHEMA: dict[probatio.Marker, selector.EntitySelector] = {
+    probatio.Required(CONF_POWER_ENTITY): _sensor(SensorDeviceClass.POWER)
+}
+SENSORS_SCHEMA.update(
+    (probatio.Optional(key), _sensor(SensorDeviceClass.CURRENT))
+    for key in CONF_CURRENT_ENTITIES
+)
+SOURCE_FIELDS: dict[str, Mapping[Any, Any]] = {
+    SOURCE_MODBUS_TCP: TCP_SCHEMA,
+    SOURCE_MODBUS_RTU_TCP: TCP_SCHEMA,
+    SOURCE_MODBUS_SERIAL: SERIAL_SCHEMA,
+    SOURCE_SENSORS: SENSORS_SCHEMA,
+}
+
+
+def ean_valid(ean: str) -> bool:
+    """An 18-digit EAN (GSRN) with a correct GS1 check digit."""
+    if len(ean) != 18 or not ean.isdigit():
+        return False
+    digits = [int(c) for c in ean]
+    total = sum(d * (3 if i % 2 == 0 else 1) for i, d in enumerate(digits[:-1]))
+    return (10 - total % 10) % 10 == digits[-1]
+
+
+def _limits(user_input: dict[str, Any]) -> dict[str, Any]:
+    return {
+        CONF_GTV_KW: float(user_input[CONF_GTV_KW]),
+        CONF_PHASES: int(user_input[CONF_PHASES]),
+        CONF_FUSE_A: float(user_input[CONF_FUSE_A]),
+        CONF_VOLTAGE_V: float(user_input[CONF_VOLTAGE_V]),
+    }
+
+
+def _readings_placeholders(reading: MeterReading, phases: int) -> dict[str, str]:
+    """The live readings for the verify step: total power and a per-phase table."""
+
+    def fmt(value: float | None, scale: float, digits: int) -> str:
+        return "-" if value is None else f"{value * scale:.{digits}f}"
+
+    power = reading.power_w
+    if power is None:
+        power = sum(reading.phase("power", p) or 0.0 for p in PHASES)
+    rows = ["| | V | A | kW |", "|---|---|---|---|"]
+    rows.extend(
+        f"| {phase.upper()} | {fmt(reading.phase('voltage', phase), 1, 1)}"
+        f" | {fmt(reading.phase('current', phase), 1, 2)}"
+        f" | {fmt(reading.phase('power', phase), 0.001, 2)} |"
+        for phase in PHASES[:phases]
+    )
+    return {"power_kw": f"{power / 1000:.2f}", "phases": "\n".join(rows)}
+
+
+class MeterSteps(FlowHandler[Any, Any, Any]):
+    """The meter steps shared by the site flow and the meter subentry flow."""
+
+    _meter: dict[str, Any]
+    _readings: dict[str, str]
+
+    def _site(self) -> Site:
+        raise NotImplementedError
+
+    def _roles(self) -> list[str]:
+        raise NotImplementedError
+
+    async def _finish_meter(self) -> Any:
+        raise NotImplementedError
+
+    async def async_step_meter(self, user_input: dict[str, Any] | None = None) -> Any:
+        """Pick how the meter is reached."""
+        return self.async_show_menu(
+            step_id="meter",
+            menu_options=list(SOURCE_FIELDS),
+        )
+
+    async def async_step_modbus_tcp(
+        self, user_input: dict[str, Any] | None = None
+    ) -> Any:
+        """A meter on Modbus TCP."""
+        return await self._meter_form(SOURCE_MODBUS_TCP, user_input)
+
+    async def async_step_modbus_rtu_tcp(
+        self, user_input: dict[str, Any] | None = None
+    ) -> Any:
+        """A Modbus RTU meter behind a TCP gateway."""
+        return await self._meter_form(SOURCE_MODBUS_RTU_TCP, user_input)
+
+    async def async_step_modbus_serial(
+        self, user_input: dict[str, Any] | None = None
+    ) -> Any:
+        """A Modbus RTU meter on a serial port."""
+        return await self._meter_form(SOURCE_MODBUS_SERIAL, user_input)
+
+    async def async_step_sensors(self, user_input: dict[str, Any] | None = None) -> Any:
+        """A meter made of existing HA sensors."""
+        return await self._meter_form(SOURCE_SENSORS, user_input)
+
+    async def _meter_form(self, source: str, user_input: dict[str, Any] | None) -> Any:
+        errors: dict[str, str] = {}
+        placeholders: dict[str, str] = {}
+        if user_input is not None:
+            data = {CONF_SOURCE: source, **user_input}
+            for key in (CONF_PORT, CONF_UNIT_ID):
+                if key in data:
+                    data[key] = int(data[key])
+            if data[CONF_ROLE] in (MeterRole.GRID, MeterRole.BUILDING) and any(
+                meter.get(CONF_ROLE) == data[CONF_ROLE]
+                for meter in self._existing_meters()
+            ):
+                errors[CONF_ROLE] = "role_taken"
+            else:
+                try:
+                    reading = await probe(meter_source(self.hass, data), self._site())
+                except MeterReadError as err:
+                    errors["base"] = err.translation_key
+                    placeholders = err.placeholders
+                else:
+                    self._meter = data
+                    self._readings = _readings_placeholders(
+                        reading, self._site().phases
+                    )
+                    return await self.async_step_verify()
+        schema = probatio.Schema(
+            {
+                **SOURCE_FIELDS[source],
+                probatio.Required(CONF_ROLE, default=self._roles()[0]): _select(
+                    self._roles(), "role"
+                ),
+            }
+        )
+        return self.async_show_form(
+            step_id=source,
+            data_schema=self.add_suggested_values_to_schema(schema, user_input or {}),
+            errors=errors,
+            description_placeholders=placeholders or None,
+        )
+
+    def _existing_meters(self) -> list[dict[str, Any]]:
+        return []
+
+    async def async_step_verify(self, user_input: dict[str, Any] | None = None) -> Any:
+        """Show the live readings; the installer saves or goes back."""
+        return self.async_show_menu(
+            step_id="verify",
+            menu_options=["save", "meter"],
+            description_placeholders=self._readings,
+        )
+
+    async def async_step_save(self, user_input: dict[str, Any] | None = None) -> Any:
+        """Save the verified meter."""
+        return await self._finish_meter()
+
+    def _meter_title(self) -> str:
+        data = self._meter
+        role = data[CONF_ROLE]
+        if data[CONF_SOURCE] == SOURCE_SENSORS:
+            return f"{role.capitalize()} meter ({data[CONF_POWER_ENTITY]})"
+        return f"{role.capitalize()} meter ({METER_PROFILES[data[CONF_PROFILE]].name})"
+
+
+class StekkerConfigFlow(MeterSteps, ConfigFlow, domain=DOMAIN):
+    """Set up a site: its grid connection, then its first meter."""
+
+    VERSION = 1
+
+    _site_data: dict[str, Any]
+
+    @staticmethod
+    @callback
+    @override
+    def async_get_options_flow(config_entry: ConfigEntry) -> StekkerOptionsFlow:
+        return StekkerOptionsFlow()
+
+    @classmethod
+    @callback
+    @override
+    def async_get_supported_subentry_types(
+        cls, config_entry: ConfigEntry
+    ) -> dict[str, type[ConfigSubentryFlow]]:
+        return {SUBENTRY_METER: MeterSubentryFlow}
+
+    @override
+    def _site(self) -> Site:
+        return site_from(
+            self._site_data, {CONF_MARGIN_KW: self._site_data[CONF_MARGIN_KW]}
+        )
+
+    @override
+    def _roles(self) -> list[str]:
+        return [MeterRole.GRID, MeterRole.BUILDING]
+
+    @override
+    async def async_step_user(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The site: grid connection limits and the optional EAN code."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            ean = str(user_input.get(CONF_EAN) or "").replace(" ", "")
+            data = {CONF_NAME: user_input[CONF_NAME].strip(), **_limits(user_input)}
+            data[CONF_MARGIN_KW] = float(user_input[CONF_MARGIN_KW])
+            if not data[CONF_NAME]:
+                errors[CONF_NAME] = "name_required"
+            if ean and not ean_valid(ean):
+                errors[CONF_EAN] = "invalid_ean"
+            errors |= site_errors(site_from(data, data))
+            if not errors:
+                if ean:
+                    data[CONF_EAN] = ean
+                    await self.async_set_unique_id(ean)
+                    self._abort_if_unique_id_configured()
+                self._site_data = data
+                result: ConfigFlowResult = await self.async_step_meter()
+                return result
+        return self.async_show_form(
+            step_id="user",
+            data_schema=self.add_suggested_values_to_schema(
+                SITE_SCHEMA,
+                user_input or {CONF_NAME: self.hass.config.location_name},
+            ),
+            errors=errors,
+        )
+
+    @override
+    async def _finish_meter(self) -> ConfigFlowResult:
+        data = dict(self._site_data)
+        margin = data.pop(CONF_MARGIN_KW)
+        return self.async_create_entry(
+            title=data.pop(CONF_NAME),
+            data=data,
+            options={CONF_MARGIN_KW: margin, CONF_POLL_INTERVAL: DEFAULT_POLL_INTERVAL},
+            subentries=[
+                {
+                    "subentry_type": SUBENTRY_METER,
+                    "data": self._meter,
+                    "title": self._meter_title(),
+                    "unique_id": None,
+                }
+            ],
+        )
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Change the site's limits (GTV, phases, fuse, voltage)."""
+        entry = self._get_reconfigure_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            limits = _limits(user_input)
+            errors = site_errors(site_from(limits, entry.options))
+            if not errors:
+                return self.async_update_reload_and_abort(entry, data_updates=limits)
+        return self.async_show_form(
+            step_id="reconfigure",
+            data_schema=self.add_suggested_values_to_schema(
+                probatio.Schema(LIMITS_SCHEMA),
+                user_input or {**entry.data, CONF_PHASES: str(entry.data[CONF_PHASES])},
+            ),
+            errors=errors,
+        )
+
+
+class MeterSubentryFlow(MeterSteps, ConfigSubentryFlow):
+    """Add another meter: building load, solar production or a charger sub-meter."""
+
+    @override
+    def _site(self) -> Site:
+        entry = self._get_entry()
+        return site_from(entry.data, entry.options)
+
+    @override
+    def _roles(self) -> list[str]:
+        return list(MeterRole)
+
+    @override
+    def _existing_meters(self) -> list[dict[str, Any]]:
+        return [
+            dict(sub.data)
+            for sub in self._get_entry().get_subentries_of_type(SUBENTRY_METER)
+        ]
+
+    async def async_step_user(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Start with how the meter is reached."""
+        result: SubentryFlowResult = await self.async_step_meter()
+        return result
+
+    @override
+    async def _finish_meter(self) -> SubentryFlowResult:
+        return self.async_create_entry(title=self._meter_title(), data=self._meter)
+
+
+class StekkerOptionsFlow(OptionsFlow):
+    """Poll interval (the control cycle) and safety margin."""
+
+    async def async_step_init(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        errors: dict[str, str] = {}
+        entry = self.config_entry
+        if user_input is not None:
+            options = {
+                **entry.options,
+                CONF_MARGIN_KW: float(user_input[CONF_MARGIN_KW]),
+                CONF_POLL_INTERVAL: float(user_input[CONF_POLL_INTERVAL]),
+            }
+            errors = site_errors(site_from(entry.data, options))
+            if not errors:
+                return self.async_create_entry(data=options)
+        schema = probatio.Schema(
+            {
+                probatio.Required(CONF_POLL_INTERVAL): _number(
+                    MIN_POLL_INTERVAL, MAX_POLL_INTERVAL, 0.5, "s"
+                ),
+                probatio.Required(CONF_MARGIN_KW): _number(0, 1000, 0.1, "kW"),
+            }
+        )
+        return self.async_show_form(
+            step_id="init",
+            data_schema=self.add_suggested_values_to_schema(
+                schema, user_input or dict(entry.options)
+            ),
+            errors=errors,
+        )

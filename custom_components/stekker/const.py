@@ -1,0 +1,49 @@
+"""Constants for the Stekker integration."""
+
+import logging
+from datetime import timedelta
+from typing import Final
+
+DOMAIN: Final = "stekker"
+LOGGER = logging.getLogger(__package__)
+
+# Site (config entry data)
+CONF_GTV_KW: Final = "gtv_kw"
+CONF_PHASES: Final = "phases"
+CONF_FUSE_A: Final = "fuse_a"
+CONF_VOLTAGE_V: Final = "voltage_v"
+CONF_MARGIN_KW: Final = "margin_kw"
+CONF_EAN: Final = "ean"
+# Options
+CONF_POLL_INTERVAL: Final = "poll_interval"
+
+DEFAULT_VOLTAGE_V: Final = 230.0
+DEFAULT_MARGIN_KW: Final = 0.5
+DEFAULT_POLL_INTERVAL: Final = 1.0
+MIN_POLL_INTERVAL: Final = 0.5
+MAX_POLL_INTERVAL: Final = 60.0
+
+# Meters (config subentries)
+SUBENTRY_METER: Final = "meter"
+CONF_SOURCE: Final = "source"
+CONF_ROLE: Final = "role"
+CONF_PROFILE: Final = "profile"
+CONF_UNIT_ID: Final = "unit_id"
+CONF_SERIAL_PORT: Final = "serial_port"
+CONF_BAUDRATE: Final = "baudrate"
+CONF_PARITY: Final = "parity"
+CONF_STOPBITS: Final = "stopbits"
+CONF_BYTESIZE: Final = "bytesize"
+CONF_POWER_ENTITY: Final = "power_entity"
+CONF_CURRENT_ENTITIES: Final = (
+    "current_l1_entity",
+    "current_l2_entity",
+    "current_l3_entity",
+)
+
+SOURCE_MODBUS_TCP: Final = "modbus_tcp"
+SOURCE_MODBUS_RTU_TCP: Final = "modbus_rtu_tcp"
+SOURCE_MODBUS_SERIAL: Final = "modbus_serial"
+SOURCE_SENSORS: Final = "sensors"
+
+MODBUS_TIMEOUT: Final = timedelta(seconds=3)

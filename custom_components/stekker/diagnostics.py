@@ -1,0 +1,44 @@
+"""Diagnostics: the site's set-up and live state, with identifying data redacted."""
+
+from dataclasses import asdict
+from typing import Any
+
+from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.const import CONF_HOST
+from homeassistant.core import HomeAssistant
+
+from .const import CONF_EAN, CONF_SERIAL_PORT
+from .coordinator import StekkerConfigEntry
+
+TO_REDACT = {CONF_EAN, CONF_HOST, CONF_SERIAL_PORT}
+
+
+async def async_get_config_entry_diagnostics(
+    hass: HomeAssistant, entry: StekkerConfigEntry
+) -> dict[str, Any]:
+    runtime = entry.runtime_data
+    headroom = runtime.headroom
+    return {
+        "entry": {
+            "title": entry.title,
+            "data": async_redact_data(dict(entry.data), TO_REDACT),
+            "options": dict(entry.options),
+        },
+        "site": asdict(runtime.site),
+        "headroom": {
+            "last_update_success": headroom.last_update_success,
+            "data": asdict(headroom.data) if headroom.data else None,
+        },
+        "meters": [
+            {
+                "title": meter.subentry.title,
+                "config": async_redact_data(dict(meter.subentry.data), TO_REDACT),
+                "last_update_success": meter.last_update_success,
+                "last_exception": repr(meter.last_exception)
+                if meter.last_exception
+                else None,
+                "reading": dict(meter.data.values) if meter.data else None,
+            }
+            for meter in runtime.meters.values()
+        ],
+    }

@@ -1,0 +1,1 @@
+"""Pure balancing engine: no Home Assistant, no I/O, no clock reads."""

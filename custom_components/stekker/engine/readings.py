@@ -1,0 +1,71 @@
+"""Meter readings and the checks that keep garbage out of the engine."""
+
+import math
+from dataclasses import dataclass, field
+
+from .site import PHASES, Site
+
+# Keys a meter profile or sensor source may provide; all SI-ish units as named.
+POWER = "power_w"
+IMPORT_KWH = "import_kwh"
+EXPORT_KWH = "export_kwh"
+FREQUENCY = "frequency_hz"
+
+
+def phase_key(quantity: str, phase: str) -> str:
+    """Key of a per-phase value, e.g. ``current_l2_a``."""
+    unit = {"voltage": "v", "current": "a", "power": "w"}[quantity]
+    return f"{quantity}_{phase}_{unit}"
+
+
+@dataclass(frozen=True, slots=True)
+class MeterReading:
+    """One decoded read of a meter; missing values are simply absent."""
+
+    values: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def power_w(self) -> float | None:
+        return self.values.get(POWER)
+
+    def phase(self, quantity: str, phase: str) -> float | None:
+        return self.values.get(phase_key(quantity, phase))
+
+    def signed_current(self, phase: str) -> float | None:
+        """Phase current with the sign of the phase power (meters report magnitudes)."""
+        current = self.phase("current", phase)
+        if current is None:
+            return None
+        power = self.phase("power", phase)
+        return -current if power is not None and power < 0 else current
+
+
+class ReadingError(ValueError):
+    """A reading that cannot be true; it is a fault, never a zero."""
+
+    def __init__(self, key: str, value: float) -> None:
+        super().__init__(f"implausible {key}: {value!r}")
+        self.key = key
+        self.value = value
+
+
+def check_reading(reading: MeterReading, site: Site) -> None:
+    """Raise ReadingError for NaN, infinities, absurd power, negative current or voltage."""
+    limit_w = 10.0 * max(site.gtv_kw, site.fuse_kw) * 1000.0
+    for key, value in reading.values.items():
+        if not math.isfinite(value):
+            raise ReadingError(key, value)
+        if key.startswith("power") and abs(value) > limit_w:
+            raise ReadingError(key, value)
+        if key.startswith(("current", "voltage")) and not 0.0 <= value <= 100_000.0:
+            raise ReadingError(key, value)
+        if key.startswith("voltage") and value > 1_000.0:
+            raise ReadingError(key, value)
+        if key in (IMPORT_KWH, EXPORT_KWH) and value < 0.0:
+            raise ReadingError(key, value)
+        if key == FREQUENCY and not 0.0 <= value <= 100.0:
+            raise ReadingError(key, value)
+    if reading.power_w is None and not any(
+        reading.phase("power", p) is not None for p in PHASES
+    ):
+        raise ReadingError(POWER, math.nan)

@@ -1,0 +1,232 @@
+"""How a configured meter is read: over the shared Modbus hub or from HA sensors."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from homeassistant.const import (
+    CONF_HOST,
+    CONF_PORT,
+    STATE_UNAVAILABLE,
+    STATE_UNKNOWN,
+)
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.util.hass_dict import HassKey
+from homeassistant.util.unit_conversion import ElectricCurrentConverter, PowerConverter
+
+from .const import (
+    CONF_BAUDRATE,
+    CONF_BYTESIZE,
+    CONF_CURRENT_ENTITIES,
+    CONF_PARITY,
+    CONF_POWER_ENTITY,
+    CONF_PROFILE,
+    CONF_SERIAL_PORT,
+    CONF_SOURCE,
+    CONF_STOPBITS,
+    CONF_UNIT_ID,
+    DOMAIN,
+    MODBUS_TIMEOUT,
+    SOURCE_MODBUS_RTU_TCP,
+    SOURCE_MODBUS_SERIAL,
+    SOURCE_SENSORS,
+)
+from .engine.readings import (
+    POWER,
+    MeterReading,
+    ReadingError,
+    check_reading,
+    phase_key,
+)
+from .engine.site import PHASES, Site
+from .modbus.codec import CodecError
+from .modbus.profiles import METER_PROFILES, MeterProfile
+from .modbus.transport import (
+    Endpoint,
+    ModbusConnectionError,
+    ModbusDeviceError,
+    ModbusHub,
+    read_meter,
+)
+
+DATA_HUB: HassKey[ModbusHub] = HassKey(f"{DOMAIN}_modbus_hub")
+
+
+class MeterReadError(Exception):
+    """A meter could not be read or gave values that cannot be true.
+
+    Carries a translation key so the config flow and the coordinators say the same.
+    """
+
+    def __init__(self, translation_key: str, **placeholders: str) -> None:
+        super().__init__(f"{translation_key}: {placeholders}")
+        self.translation_key = translation_key
+        self.placeholders = placeholders
+
+
+@callback
+def get_hub(hass: HomeAssistant) -> ModbusHub:
+    (
+        """""The one Modbus hub of this HA instance: clients are shared across sites.
+
+    Each user releases its endpoints on unload; the last one closes the connection.
+    """
+        ""
+    )
+    if (hub := hass.data.get(DATA_HUB)) is None:
+        hub = hass.data[DATA_HUB] = ModbusHub(timeout=MODBUS_TIMEOUT.total_seconds())
+    return hub
+
+
+def endpoint_from(data: Mapping[str, Any]) -> Endpoint:
+    """The Modbus endpoint a meter or charger is configured on."""
+    source = data[CONF_SOURCE]
+    if source == SOURCE_MODBUS_SERIAL:
+        return Endpoint(
+            kind="serial",
+            serial_port=data[CONF_SERIAL_PORT],
+            baudrate=int(data[CONF_BAUDRATE]),
+            parity=data[CONF_PARITY],
+            stopbits=int(data[CONF_STOPBITS]),
+            bytesize=int(data[CONF_BYTESIZE]),
+        )
+    return Endpoint(
+        kind="rtu_over_tcp" if source == SOURCE_MODBUS_RTU_TCP else "tcp",
+        host=data[CONF_HOST],
+        port=int(data[CONF_PORT]),
+    )
+
+
+@dataclass(slots=True)
+class ModbusMeterSource:
+    """A meter read with one block read per contiguous register range."""
+
+    hub: ModbusHub
+    endpoint: Endpoint
+    unit_id: int
+    profile: MeterProfile
+
+    @property
+    def keys(self) -> frozenset[str]:
+        """The values every read of this meter provides."""
+        return frozenset(field.key for field in self.profile.fields)
+
+    async def async_start(self) -> None:
+        self.hub.acquire(self.endpoint)
+
+    async def async_stop(self) -> None:
+        await self.hub.release(self.endpoint)
+
+    async def read(self) -> dict[str, float]:
+        try:
+            return await read_meter(self.hub, self.endpoint, self.unit_id, self.profile)
+        except ModbusConnectionError as err:
+            raise MeterReadError(
+                "cannot_connect", endpoint=self.endpoint.describe(), error=str(err)
+            ) from err
+        except ModbusDeviceError as err:
+            raise MeterReadError(
+                "modbus_exception", unit_id=str(self.unit_id), error=str(err)
+            ) from err
+        except CodecError as err:
+            raise MeterReadError("invalid_response", error=str(err)) from err
+
+
+@dataclass(slots=True)
+class SensorMeterSource:
+    """A meter made of existing HA sensors (power, optional phase currents)."""
+
+    hass: HomeAssistant
+    power_entity: str
+    current_entities: tuple[str | None, ...]
+
+    @property
+    def keys(self) -> frozenset[str]:
+        """The values every read of this meter provides."""
+        return frozenset(
+            [POWER]
+            + [
+                phase_key("current", phase)
+                for phase, entity_id in zip(PHASES, self.current_entities, strict=False)
+                if entity_id
+            ]
+        )
+
+    async def async_start(self) -> None:
+        """Sensors need no connection."""
+
+    async def async_stop(self) -> None:
+        """Sensors need no connection."""
+
+    def _value(
+        self,
+        entity_id: str,
+        converter: type[PowerConverter] | type[ElectricCurrentConverter],
+        to_unit: str,
+    ) -> float:
+        state = self.hass.states.get(entity_id)
+        if state is None:
+            raise MeterReadError("entity_not_found", entity_id=entity_id)
+        if state.state in (STATE_UNAVAILABLE, STATE_UNKNOWN):
+            raise MeterReadError("entity_unavailable", entity_id=entity_id)
+        unit = state.attributes.get("unit_of_measurement")
+        if unit not in converter.VALID_UNITS:
+            raise MeterReadError(
+                "wrong_unit", entity_id=entity_id, unit=str(unit), expected=to_unit
+            )
+        try:
+            value = float(state.state)
+        except ValueError as err:
+            raise MeterReadError(
+                "implausible_reading", key=entity_id, value=state.state
+            ) from err
+        return converter.convert(value, unit, to_unit)
+
+    async def read(self) -> dict[str, float]:
+        values = {POWER: self._value(self.power_entity, PowerConverter, "W")}
+        for phase, entity_id in zip(PHASES, self.current_entities, strict=False):
+            if entity_id:
+                values[phase_key("current", phase)] = self._value(
+                    entity_id, ElectricCurrentConverter, "A"
+                )
+        return values
+
+
+type MeterSource = ModbusMeterSource | SensorMeterSource
+
+
+def meter_source(hass: HomeAssistant, data: Mapping[str, Any]) -> MeterSource:
+    """Build the reader for a meter's saved (or about to be saved) settings."""
+    if data[CONF_SOURCE] == SOURCE_SENSORS:
+        return SensorMeterSource(
+            hass,
+            data[CONF_POWER_ENTITY],
+            tuple(data.get(key) for key in CONF_CURRENT_ENTITIES),
+        )
+    return ModbusMeterSource(
+        get_hub(hass),
+        endpoint_from(data),
+        int(data[CONF_UNIT_ID]),
+        METER_PROFILES[data[CONF_PROFILE]],
+    )
+
+
+async def read_checked(source: MeterSource, site: Site) -> MeterReading:
+    """Read a meter and reject values that cannot be true."""
+    reading = MeterReading(await source.read())
+    try:
+        check_reading(reading, site)
+    except ReadingError as err:
+        raise MeterReadError(
+            "implausible_reading", key=err.key, value=f"{err.value:g}"
+        ) from err
+    return reading
+
+
+async def probe(source: MeterSource, site: Site) -> MeterReading:
+    """Read a meter once, e.g. in the config flow, holding its connection only meanwhile."""
+    await source.async_start()
+    try:
+        return await read_checked(source, site)
+    finally:
+        await source.async_stop()

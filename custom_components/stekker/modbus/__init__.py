@@ -1,0 +1,1 @@
+"""Modbus layer: declarative device profiles, a pure codec and shared async clients."""

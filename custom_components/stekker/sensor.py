@@ -1,0 +1,199 @@
+"""Sensors: the site's headroom, and what each meter measures."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.const import (
+    PERCENTAGE,
+    EntityCategory,
+    UnitOfElectricCurrent,
+    UnitOfElectricPotential,
+    UnitOfEnergy,
+    UnitOfFrequency,
+    UnitOfPower,
+)
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .coordinator import HeadroomCoordinator, MeterCoordinator, StekkerConfigEntry
+from .engine.headroom import Headroom
+from .engine.readings import (
+    EXPORT_KWH,
+    FREQUENCY,
+    IMPORT_KWH,
+    POWER,
+    MeterReading,
+    phase_key,
+)
+from .engine.site import PHASES
+from .entity import StekkerEntity, meter_device, site_device
+
+PARALLEL_UPDATES = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class HeadroomSensorDescription(SensorEntityDescription):
+    """A site sensor computed from the headroom."""
+
+    value_fn: Callable[[Headroom], float | None]
+    phases: int = 1  # created only on sites with at least this many phases
+
+
+@dataclass(frozen=True, kw_only=True)
+class MeterSensorDescription(SensorEntityDescription):
+    """A meter value, by its reading key."""
+
+    value_fn: Callable[[MeterReading], float | None]
+
+
+def _kw(
+    key: str, value_fn: Callable[[Headroom], float | None]
+) -> HeadroomSensorDescription:
+    return HeadroomSensorDescription(
+        key=key,
+        translation_key=key,
+        device_class=SensorDeviceClass.POWER,
+        native_unit_of_measurement=UnitOfPower.KILO_WATT,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=2,
+        value_fn=value_fn,
+    )
+
+
+def _available_current(index: int, phase: str) -> HeadroomSensorDescription:
+    return HeadroomSensorDescription(
+        key=f"available_current_{phase}",
+        translation_key=f"available_current_{phase}",
+        device_class=SensorDeviceClass.CURRENT,
+        native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        phases=index + 1,
+        value_fn=lambda h: h.available_a[phase],
+    )
+
+
+HEADROOM_SENSORS: tuple[HeadroomSensorDescription, ...] = (
+    _kw("grid_power", lambda h: h.grid_kw),
+    _kw("building_load", lambda h: h.building_load_kw),
+    _kw("available_power", lambda h: h.available_kw),
+    *(_available_current(i, p) for i, p in enumerate(PHASES)),
+    HeadroomSensorDescription(
+        key="gtv_utilisation",
+        translation_key="gtv_utilisation",
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        value_fn=lambda h: h.utilisation_pct,
+    ),
+)
+
+
+def _meter(
+    key: str,
+    translation_key: str,
+    device_class: SensorDeviceClass,
+    unit: str,
+    precision: int,
+    *,
+    state_class: SensorStateClass = SensorStateClass.MEASUREMENT,
+    diagnostic: bool = False,
+) -> MeterSensorDescription:
+    return MeterSensorDescription(
+        key=key,
+        translation_key=translation_key,
+        device_class=device_class,
+        native_unit_of_measurement=unit,
+        state_class=state_class,
+        suggested_display_precision=precision,
+        entity_category=EntityCategory.DIAGNOSTIC if diagnostic else None,
+        value_fn=lambda r: r.values.get(key),
+    )
+
+
+METER_SENSORS: tuple[MeterSensorDescription, ...] = (
+    _meter(POWER, "power", SensorDeviceClass.POWER, UnitOfPower.WATT, 0),
+    *(
+        _meter(
+            phase_key(quantity, phase),
+            f"{quantity}_{phase}",
+            device_class,
+            unit,
+            precision,
+            diagnostic=quantity == "voltage",
+        )
+        for phase in PHASES
+        for quantity, device_class, unit, precision in (
+            ("power", SensorDeviceClass.POWER, UnitOfPower.WATT, 0),
+            ("current", SensorDeviceClass.CURRENT, UnitOfElectricCurrent.AMPERE, 2),
+            ("voltage", SensorDeviceClass.VOLTAGE, UnitOfElectricPotential.VOLT, 1),
+        )
+    ),
+    *(
+        _meter(
+            key,
+            key.removesuffix("_kwh") + "_energy",
+            SensorDeviceClass.ENERGY,
+            UnitOfEnergy.KILO_WATT_HOUR,
+            2,
+            state_class=SensorStateClass.TOTAL_INCREASING,
+        )
+        for key in (IMPORT_KWH, EXPORT_KWH)
+    ),
+    _meter(
+        FREQUENCY,
+        "frequency",
+        SensorDeviceClass.FREQUENCY,
+        UnitOfFrequency.HERTZ,
+        2,
+        diagnostic=True,
+    ),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: StekkerConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Site sensors on the site's device; meter sensors on each meter's subentry."""
+    runtime = entry.runtime_data
+    async_add_entities(
+        HeadroomSensor(
+            runtime.headroom, description, entry.entry_id, site_device(entry)
+        )
+        for description in HEADROOM_SENSORS
+        if description.phases <= runtime.site.phases
+    )
+    for subentry_id, meter in runtime.meters.items():
+        device = meter_device(entry, meter.subentry)
+        async_add_entities(
+            (
+                MeterSensor(meter, description, subentry_id, device)
+                for description in METER_SENSORS
+                if description.key in meter.source.keys
+            ),
+            config_subentry_id=subentry_id,
+        )
+
+
+class HeadroomSensor(StekkerEntity[HeadroomCoordinator], SensorEntity):
+    entity_description: HeadroomSensorDescription
+
+    @property
+    def native_value(self) -> float | None:
+        return self.entity_description.value_fn(self.coordinator.data)
+
+
+class MeterSensor(StekkerEntity[MeterCoordinator], SensorEntity):
+    entity_description: MeterSensorDescription
+
+    @property
+    def native_value(self) -> float | None:
+        return self.entity_description.value_fn(self.coordinator.data)

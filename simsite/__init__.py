@@ -1,0 +1,1 @@
+"""Simulated site devices for tests and the demo (loopback only)."""

@@ -1,0 +1,1 @@
+"""Tests of the Modbus layer against a real pymodbus server on loopback."""
