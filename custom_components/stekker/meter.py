@@ -45,6 +45,7 @@ from .modbus.transport import (
     Endpoint,
     ModbusConnectionError,
     ModbusDeviceError,
+    ModbusError,
     ModbusHub,
     read_meter,
 )
@@ -130,6 +131,10 @@ class ModbusMeterSource:
             ) from err
         except CodecError as err:
             raise MeterReadError("invalid_response", error=str(err)) from err
+        except ModbusError as err:
+            raise MeterReadError(
+                "cannot_connect", endpoint=self.endpoint.describe(), error=str(err)
+            ) from err
 
 
 @dataclass(slots=True)

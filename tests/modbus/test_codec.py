@@ -1,5 +1,6 @@
 """Codec: block planning and word <-> value conversion, property-tested."""
 
+import itertools
 import math
 import struct
 
@@ -34,7 +35,9 @@ FLOATS = (DataType.FLOAT32, DataType.FLOAT64)
 orders = st.sampled_from(WordOrder)
 
 
-def field(dtype: DataType, order: WordOrder = WordOrder.BIG, scale: float = 1.0) -> Field:
+def field(
+    dtype: DataType, order: WordOrder = WordOrder.BIG, scale: float = 1.0
+) -> Field:
     return Field("x", 3, 100, dtype, order, scale)
 
 
@@ -45,7 +48,9 @@ EXACT = 2**53  # values are floats: 64-bit counters are exact up to here
 def int_cases(draw: st.DrawFn) -> tuple[Field, int]:
     dtype = draw(st.sampled_from(list(INT_RANGES)))
     low, high = INT_RANGES[dtype]
-    return field(dtype, draw(orders)), draw(st.integers(max(low, -EXACT), min(high, EXACT)))
+    return field(dtype, draw(orders)), draw(
+        st.integers(max(low, -EXACT), min(high, EXACT))
+    )
 
 
 @given(int_cases())
@@ -91,7 +96,9 @@ def test_float64_round_trip(order: WordOrder, value: float) -> None:
 def test_any_words_decode_and_encode_back(data: st.DataObject) -> None:
     dtype = data.draw(st.sampled_from(DataType))
     f = field(dtype, data.draw(orders))
-    words = data.draw(st.lists(st.integers(0, 0xFFFF), min_size=f.count, max_size=f.count))
+    words = data.draw(
+        st.lists(st.integers(0, 0xFFFF), min_size=f.count, max_size=f.count)
+    )
     value = decode_value(f, words)
     if math.isnan(value):  # NaN payloads need not survive a trip through a float
         assert dtype in FLOATS
@@ -107,10 +114,16 @@ def test_any_words_decode_and_encode_back(data: st.DataObject) -> None:
 
 def test_word_order_on_known_values() -> None:
     assert encode(field(DataType.INT32), 0x12345678) == [0x1234, 0x5678]
-    assert encode(field(DataType.INT32, WordOrder.LITTLE), 0x12345678) == [0x5678, 0x1234]
+    assert encode(field(DataType.INT32, WordOrder.LITTLE), 0x12345678) == [
+        0x5678,
+        0x1234,
+    ]
     # 230.0 V as an Eastron meter sends it.
     assert decode_value(field(DataType.FLOAT32), [0x4366, 0x0000]) == 230.0
-    assert decode_value(field(DataType.FLOAT32, WordOrder.LITTLE), [0x0000, 0x4366]) == 230.0
+    assert (
+        decode_value(field(DataType.FLOAT32, WordOrder.LITTLE), [0x0000, 0x4366])
+        == 230.0
+    )
     assert decode_value(field(DataType.INT16), [0xFFFF]) == -1
     assert decode_value(field(DataType.UINT16), [0xFFFF]) == 0xFFFF
 
@@ -150,7 +163,10 @@ def test_decode_needs_a_block_of_the_right_length() -> None:
     volts = Field("v", 4, 10, DataType.FLOAT32)
     amps = Field("a", 4, 12, DataType.FLOAT32)
     block = Block(4, 10, 4)
-    assert decode([volts, amps], {block: [0x4366, 0, 0x4120, 0]}) == {"v": 230.0, "a": 10.0}
+    assert decode([volts, amps], {block: [0x4366, 0, 0x4120, 0]}) == {
+        "v": 230.0,
+        "a": 10.0,
+    }
     with pytest.raises(CodecError, match="got 3"):
         decode([volts], {block: [0x4366, 0, 0]})
     with pytest.raises(CodecError, match="no block"):
@@ -191,13 +207,17 @@ def fewest_blocks(fields: list[Field], max_registers: int) -> int:
     """Brute-force minimum: each read is a run of consecutive touching fields."""
     total = 0
     for function in {f.function for f in fields}:
-        ordered = sorted((f for f in fields if f.function == function), key=lambda f: f.address)
-        best = [0] + [len(ordered)] * len(ordered)  # best[i]: reads for the first i fields
+        ordered = sorted(
+            (f for f in fields if f.function == function), key=lambda f: f.address
+        )
+        best = [0] + [len(ordered)] * len(
+            ordered
+        )  # best[i]: reads for the first i fields
         for end in range(1, len(ordered) + 1):
             for start in range(end - 1, -1, -1):
                 run = ordered[start:end]
                 touching = all(
-                    a.address + a.count == b.address for a, b in zip(run, run[1:], strict=False)
+                    a.address + a.count == b.address for a, b in itertools.pairwise(run)
                 )
                 span = run[-1].address + run[-1].count - run[0].address
                 if not touching or span > max_registers:
@@ -218,7 +238,8 @@ def test_plan_covers_everything_minimally(
     for block in blocks:
         for register in range(block.address, block.end):
             assert any(
-                f.function == block.function and f.address <= register < f.address + f.count
+                f.function == block.function
+                and f.address <= register < f.address + f.count
                 for f in fields
             )
     assert len(blocks) == fewest_blocks(fields, max_registers)
@@ -245,7 +266,9 @@ def test_plan_of_known_profiles() -> None:
 
 def test_plan_merges_overlapping_fields_and_splits_at_the_limit() -> None:
     power = Field("p", 4, 12, DataType.FLOAT32)
-    assert plan_blocks([power, Field("q", 4, 12, DataType.FLOAT32)]) == (Block(4, 12, 2),)
+    assert plan_blocks([power, Field("q", 4, 12, DataType.FLOAT32)]) == (
+        Block(4, 12, 2),
+    )
     long_run = [Field(f"r{i}", 3, 2 * i, DataType.FLOAT32) for i in range(100)]
     assert plan_blocks(long_run) == (Block(3, 0, 124), Block(3, 124, 76))
 

@@ -29,7 +29,13 @@ from custom_components.stekker.modbus.transport import (
 
 from .conftest import ServerFactory, tcp
 
-SIGNED = {DataType.INT16, DataType.INT32, DataType.INT64, DataType.FLOAT32, DataType.FLOAT64}
+SIGNED = {
+    DataType.INT16,
+    DataType.INT32,
+    DataType.INT64,
+    DataType.FLOAT32,
+    DataType.FLOAT64,
+}
 METER_KEYS = {POWER, IMPORT_KWH, EXPORT_KWH, FREQUENCY} | {
     phase_key(q, p) for q in ("voltage", "current", "power") for p in ("l1", "l2", "l3")
 }
@@ -68,7 +74,11 @@ def values_for(profile: MeterProfile | ChargerProfile) -> dict[str, float]:
 
 def tolerance(field: Field, value: float) -> float:
     """float32 keeps ~7 digits; integers are exact to their scale."""
-    return abs(value) * 1e-6 if field.dtype is DataType.FLOAT32 else abs(field.scale) * 1e-9
+    return (
+        abs(value) * 1e-6
+        if field.dtype is DataType.FLOAT32
+        else abs(field.scale) * 1e-9
+    )
 
 
 PROFILES = [*METER_PROFILES.values(), *CHARGER_PROFILES.values()]
@@ -91,7 +101,9 @@ async def test_profile_reads_back_what_the_device_serves(
         got = await read_meter(hub, endpoint, unit, profile)
         assert set(got) == set(expected)
         for f in profile.fields:
-            assert got[f.key] == pytest.approx(expected[f.key], abs=tolerance(f, got[f.key]))
+            assert got[f.key] == pytest.approx(
+                expected[f.key], abs=tolerance(f, got[f.key])
+            )
         assert server.requests == Counter(
             {(unit, fc): n for fc, n in per_function.items()}
         ), f"cycle {cycle}"
@@ -113,7 +125,10 @@ def test_meter_profile_speaks_the_engine_keys(profile: MeterProfile) -> None:
         assert not any("_l2_" in k or "_l3_" in k for k in keys)
     else:
         assert {phase_key("current", p) for p in ("l1", "l2", "l3")} <= keys
-    assert all(b.count <= profile.max_registers for b in plan_blocks(profile.fields, profile.max_registers))
+    assert all(
+        b.count <= profile.max_registers
+        for b in plan_blocks(profile.fields, profile.max_registers)
+    )
 
 
 @pytest.mark.parametrize("profile", CHARGER_PROFILES.values(), ids=lambda p: p.key)
@@ -124,7 +139,9 @@ async def test_charger_setpoint_write_lands_in_its_register(
     assert setpoint.function == HOLDING
     unit = 1
     server = await start_server(
-        lambda s: s.set_fields(unit, [*profile.fields, setpoint], values_for(profile) | {setpoint.key: 0.0})
+        lambda s: s.set_fields(
+            unit, [*profile.fields, setpoint], values_for(profile) | {setpoint.key: 0.0}
+        )
     )
     endpoint = tcp(server)
     hub.acquire(endpoint)
@@ -136,7 +153,9 @@ async def test_charger_setpoint_write_lands_in_its_register(
     assert decode_value(Field("raw", HOLDING, 0, setpoint.dtype), written) == raw
 
 
-async def test_wrong_profile_is_detected(start_server: ServerFactory, hub: ModbusHub) -> None:
+async def test_wrong_profile_is_detected(
+    start_server: ServerFactory, hub: ModbusHub
+) -> None:
     sdm630 = METER_PROFILES["sdm630"]
     server = await start_server(lambda s: s.set_meter(1, sdm630, values_for(sdm630)))
     endpoint = tcp(server)

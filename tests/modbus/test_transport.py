@@ -32,14 +32,17 @@ def free_port() -> int:
 
 
 async def disconnected(hub: ModbusHub, endpoint: Endpoint) -> None:
-    """Let the client notice that the server went away."""
-    while hub.is_connected(endpoint):
+    """Let the client notice that the server went away (pymodbus offers no event)."""
+    while hub.is_connected(endpoint):  # noqa: ASYNC110
         await asyncio.sleep(0.005)
 
 
 def test_endpoint_validation_and_description() -> None:
     assert Endpoint("tcp", host="10.0.0.5").describe() == "tcp 10.0.0.5:502"
-    assert Endpoint("rtu_over_tcp", host="gw", port=8899).describe() == "rtu-over-tcp gw:8899"
+    assert (
+        Endpoint("rtu_over_tcp", host="gw", port=8899).describe()
+        == "rtu-over-tcp gw:8899"
+    )
     serial = Endpoint("serial", serial_port="/dev/ttyUSB0", baudrate=19200, parity="E")
     assert serial.describe() == "serial /dev/ttyUSB0 19200 8E1"
     for bad in (
@@ -53,7 +56,9 @@ def test_endpoint_validation_and_description() -> None:
             Endpoint(**bad)  # type: ignore[arg-type]
 
 
-async def test_reads_blocks_of_both_tables(start_server: ServerFactory, hub: ModbusHub) -> None:
+async def test_reads_blocks_of_both_tables(
+    start_server: ServerFactory, hub: ModbusHub
+) -> None:
     def setup(server: ModbusSimServer) -> None:
         holding(server)
         server.set_registers(1, 4, 10, [0x8001, 0xFFFF])  # same address, other table
@@ -66,12 +71,14 @@ async def test_reads_blocks_of_both_tables(start_server: ServerFactory, hub: Mod
     assert server.requests == {(1, 3): 1, (1, 4): 1}
 
 
-async def test_unreachable_port_fails_then_backs_off(hub: ModbusHub, clock: FakeClock) -> None:
+async def test_unreachable_port_fails_then_backs_off(
+    hub: ModbusHub, clock: FakeClock
+) -> None:
     endpoint = Endpoint("tcp", host="127.0.0.1", port=free_port())
     hub.acquire(endpoint)
     with pytest.raises(ModbusConnectionError, match="cannot connect, retrying in 1 s"):
         await hub.read_blocks(endpoint, 1, [BLOCK])
-    with pytest.raises(ModbusConnectionError, match="next attempt in 1.0 s"):
+    with pytest.raises(ModbusConnectionError, match=r"next attempt in 1\.0 s"):
         await hub.read_blocks(endpoint, 1, [BLOCK])
     assert not hub.is_connected(endpoint)
 
@@ -97,7 +104,9 @@ async def test_illegal_address_is_a_device_error(
     endpoint = tcp(server)
     hub.acquire(endpoint)
     with pytest.raises(ModbusDeviceError, match="exception code 2") as err:
-        await hub.read_blocks(endpoint, 1, [Block(3, 28, 4)])  # runs past the mapped range
+        await hub.read_blocks(
+            endpoint, 1, [Block(3, 28, 4)]
+        )  # runs past the mapped range
     assert err.value.exception_code == 2
     with pytest.raises(ModbusDeviceError):
         await hub.read_blocks(endpoint, 1, [Block(4, 10, 1)])  # input table is empty
@@ -123,7 +132,7 @@ async def test_reconnects_after_server_restart_honouring_backoff(
 
     await server.start()  # same port
     clock.advance(0.9)
-    with pytest.raises(ModbusConnectionError, match="next attempt in 0.1 s"):
+    with pytest.raises(ModbusConnectionError, match=r"next attempt in 0\.1 s"):
         await hub.read_blocks(endpoint, 1, [BLOCK])
     assert server.connections == 1, "no connect attempt while backing off"
 
@@ -177,7 +186,9 @@ async def test_concurrent_requests_are_serialised(
     other = ModbusHub(clock=clock)
     other.acquire(endpoint)
     await other.read_blocks(endpoint, 1, [BLOCK])  # connected, like the first hub
-    await asyncio.gather(*(h.read_blocks(endpoint, 1, blocks[:2]) for h in (hub, other)))
+    await asyncio.gather(
+        *(h.read_blocks(endpoint, 1, blocks[:2]) for h in (hub, other))
+    )
     assert server.max_in_flight == 2
     await other.release(endpoint)
 
@@ -232,7 +243,9 @@ async def test_close_drops_connections_but_keeps_users(
     assert server.connections == 2
 
 
-async def test_rtu_framing_over_tcp(start_server: ServerFactory, hub: ModbusHub) -> None:
+async def test_rtu_framing_over_tcp(
+    start_server: ServerFactory, hub: ModbusHub
+) -> None:
     server = await start_server(holding, framer="rtu")
     endpoint = tcp(server, "rtu_over_tcp")
     hub.acquire(endpoint)
@@ -260,3 +273,4 @@ async def test_requests_are_validated_before_sending(hub: ModbusHub) -> None:
         with pytest.raises(ValueError):
             await hub.write_registers(endpoint, 1, address, values)
     assert not hub.is_connected(endpoint)
+    await hub.release(endpoint)  # never connected: nothing to close

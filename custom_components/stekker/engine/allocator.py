@@ -2,12 +2,13 @@
 
 A cycle has three steps.
 
-1. A safe *target* per charger. Priority classes are served in turn, highest first.
-   Within a class chargers are admitted at their minimum in turn order (a running
-   charger keeps its place until it has run ``rotation_s``; then it yields to
-   chargers that have waited at least as long, longest waiting first) and the admitted ones are water-filled: they rise together
-   until each reaches its maximum or a phase or the kW limit it uses is full. The
-   targets together fit every limit.
+1. A safe *target* per charger. Chargers are admitted at their minimum, highest
+   priority class first and within a class in turn order (a running charger
+   keeps its place until it has run ``rotation_s``; then it yields to chargers
+   that have waited at least as long, longest waiting first). Then, again
+   highest class first, the admitted ones are water-filled: they rise together
+   until each reaches its maximum or a phase or the kW limit it uses is full.
+   The targets together fit every limit.
 2. The *output* moves towards the target: down at once; up only once the target
    has stayed above the setpoint for ``hysteresis_s``, by at most ``ramp_step_a``
    and at most once per ``min_write_interval_s``. So no output exceeds its target.
@@ -79,7 +80,7 @@ class AllocatorConfig:
 
 @dataclass(frozen=True, slots=True)
 class ChargerMemory:
-    """What the allocator remembers about one connected, enabled charger.
+    """What the allocator remembers about one charger.
 
     To resume after a restart without pausing the cars, seed ``setpoint_a`` with
     what the charger is set to; a running charger without ``running_since`` counts
@@ -186,27 +187,32 @@ def allocate(
     reasons: dict[str, Reason] = {}
     explain: dict[str, str] = {}
     targets: dict[str, float] = {}
+    new_memory: dict[str, ChargerMemory] = {}
     works: list[_Work] = []
     for index, (spec, status) in enumerate(chargers):
         if spec.id in setpoints:
             raise ValueError(f"duplicate charger id {spec.id!r}")
         setpoints[spec.id] = 0.0
         targets[spec.id] = 0.0
+        if status.enabled and status.connected:
+            works.append(_prepare(index, spec, status, memory, now, config))
+            continue
         if not status.enabled:
             reasons[spec.id] = Reason.DISABLED
             explain[spec.id] = "balancing off"
-        elif not status.connected:
+        else:
             reasons[spec.id] = Reason.IDLE
             explain[spec.id] = "no car wants charge"
-        else:
-            works.append(_prepare(index, spec, status, memory, now, config))
+        # Only the last raise outlives a session: a quick replug is no free write.
+        raised_at = memory.chargers.get(spec.id, _FRESH).raised_at
+        if raised_at is not None:
+            new_memory[spec.id] = ChargerMemory(raised_at=raised_at)
 
     _set_targets(works, room.copy())
     for work in works:
         _step(work, now, config)
     _keep(works, room)
 
-    new_memory: dict[str, ChargerMemory] = {}
     for work in works:
         spec_id = work.spec.id
         setpoints[spec_id] = work.out
@@ -272,8 +278,10 @@ def _prepare(
 
 
 def _set_targets(works: list[_Work], room: list[float]) -> None:
-    """Admit and water-fill each priority class, highest first.
+    """Admit at their minimum class by class, then water-fill class by class.
 
+    Minimums go first so that a higher class never pauses a lower-class car to
+    gain a few amperes; the room above the minimums goes to the highest class.
     A waiter whose turn has come but that cannot start yet reserves its phases,
     and the kW limit if that is what it lacks: no later waiter starts on them, so
     the runners holding them age out and it gets in, whatever the mix of sizes.
@@ -281,10 +289,11 @@ def _set_targets(works: list[_Work], room: list[float]) -> None:
     classes: dict[int, list[_Work]] = {}
     for work in works:
         classes.setdefault(work.spec.priority, []).append(work)
+    admitted: list[list[_Work]] = []
     for priority in sorted(classes, reverse=True):
         before = room.copy()
         reserved: set[int] = set()
-        admitted: list[_Work] = []
+        members: list[_Work] = []
         for work in sorted(classes[priority], key=lambda w: w.key):
             min_a = work.spec.min_a
             short = _short_of(work, min_a, room)
@@ -293,7 +302,7 @@ def _set_targets(works: list[_Work], room: list[float]) -> None:
             if short is None:
                 for r, k in work.uses:
                     room[r] -= k * min_a
-                admitted.append(work)
+                members.append(work)
                 continue
             work.bound = short
             work.waiting_for_turn = _short_of(work, min_a, before) is None
@@ -301,7 +310,9 @@ def _set_targets(works: list[_Work], room: list[float]) -> None:
                 reserved.update(r for r, _ in work.uses if r != _KW)
                 if room[_KW] < work.spec.phases * min_a - _EPS:
                     reserved.add(_KW)
-        _fill(admitted, room)
+        admitted.append(members)
+    for members in admitted:
+        _fill(members, room)
 
 
 def _short_of(work: _Work, current: float, room: list[float]) -> int | None:

@@ -173,7 +173,7 @@ def _watts_series(
             raise ForecastInvalidResponseError(
                 f"Forecast.Solar: impossible {watts} W at {stamp} for {plane.kwp} kWp"
             )
-        points[local.replace(tzinfo=UTC)] = watts
+        points[local.replace(tzinfo=zone).astimezone(UTC)] = watts
     if not points:
         raise ForecastInvalidResponseError("Forecast.Solar: no watts in the answer")
     return tuple(sorted(points.items()))

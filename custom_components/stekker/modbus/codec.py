@@ -57,9 +57,9 @@ def plan_blocks(
     """Fewest reads covering every field, never splitting a field across reads.
 
     Fields that touch or overlap share a read until it would exceed
-    ``max_registers``; greedy filling in address order is optimal for one
-    contiguous run, and gaps are never read (unmapped registers make some
-    devices answer with an exception).
+    ``max_registers``; greedy filling in address order gives the fewest reads
+    when fields do not overlap. Gaps are never read: unmapped registers make
+    some devices answer with an exception.
     """
     if not 1 <= max_registers <= MAX_READ_REGISTERS:
         raise ValueError(f"max_registers must be 1..{MAX_READ_REGISTERS}")

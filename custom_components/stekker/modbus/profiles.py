@@ -130,9 +130,8 @@ def _per_phase(
     *,
     word_order: WordOrder = WordOrder.BIG,
     scale: float = 1.0,
-    phases: int = 3,
 ) -> tuple[Field, ...]:
-    """Fields for L1..Ln of one quantity laid out at a fixed register step."""
+    """Fields for L1..L3 of one quantity laid out at a fixed register step."""
     return tuple(
         Field(
             phase_key(quantity, phase),
@@ -142,7 +141,7 @@ def _per_phase(
             word_order,
             scale,
         )
-        for i, phase in enumerate(_PHASES[:phases])
+        for i, phase in enumerate(_PHASES)
     )
 
 
@@ -168,8 +167,9 @@ _GAVAZZI_3P: Final = (
     Field(POWER, INPUT, 0x28, DataType.INT32, _LOW, 0.1),
 )
 
-# Carlo Gavazzi EM24-DIN: "EM24-DIN communication protocol". Older firmware
-# answers at most 11 registers per read.
+# Carlo Gavazzi EM24-DIN: "EM24-DIN communication protocol". Total kWh(+) is at
+# 0x3E here (0x34 holds power factors; it is the EM340's energy address).
+# Older firmware answers at most 11 registers per read.
 _EM24: Final = (
     *_GAVAZZI_3P,
     Field(FREQUENCY, INPUT, 0x37, DataType.INT16, scale=0.1),

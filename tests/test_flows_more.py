@@ -1,0 +1,159 @@
+"""More meters as subentries, reconfiguring the limits, options, diagnostics."""
+
+from typing import Any
+
+import pytest
+from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+
+from custom_components.stekker.const import DOMAIN, SUBENTRY_METER
+from custom_components.stekker.diagnostics import async_get_config_entry_diagnostics
+from simsite.modbus_server import ModbusSimServer
+
+from .conftest import modbus_meter, site_entry
+
+
+async def add_meter(
+    hass: HomeAssistant, entry_id: str, source: str, answer: dict[str, Any]
+) -> dict[str, Any]:
+    result = await hass.config_entries.subentries.async_init(
+        (entry_id, SUBENTRY_METER), context={"source": SOURCE_USER}
+    )
+    assert result["type"] is FlowResultType.MENU
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"next_step_id": source}
+    )
+    assert result["step_id"] == source
+    out: dict[str, Any] = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], answer
+    )
+    return out
+
+
+async def test_add_solar_meter_as_subentry(
+    hass: HomeAssistant, meter_server: ModbusSimServer
+) -> None:
+    entry = site_entry(modbus_meter(meter_server.port))
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    answer = {
+        k: v
+        for k, v in modbus_meter(meter_server.port, role="solar").items()
+        if k != "source"
+    }
+    result = await add_meter(hass, entry.entry_id, "modbus_tcp", answer)
+    assert result["step_id"] == "verify"
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"next_step_id": "save"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert len(entry.subentries) == 2
+    # The site reloaded with the new meter: its sensors exist.
+    assert hass.states.get("sensor.solar_meter_eastron_sdm630_power") is not None
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_second_grid_meter_is_refused(
+    hass: HomeAssistant, meter_server: ModbusSimServer
+) -> None:
+    entry = site_entry(modbus_meter(meter_server.port))
+    entry.add_to_hass(hass)
+    hass.states.async_set("sensor.p1", "100", {"unit_of_measurement": "W"})
+    result = await add_meter(
+        hass, entry.entry_id, "sensors", {"power_entity": "sensor.p1", "role": "grid"}
+    )
+    assert result["errors"] == {"role": "role_taken"}
+    assert len(entry.subentries) == 1
+
+
+async def test_serial_meter_that_is_not_there(hass: HomeAssistant) -> None:
+    entry = site_entry()
+    entry.add_to_hass(hass)
+    result = await add_meter(
+        hass,
+        entry.entry_id,
+        "modbus_serial",
+        {
+            "serial_port": "/dev/stekker-test-no-such-port",
+            "baudrate": "9600",
+            "parity": "N",
+            "stopbits": "1",
+            "bytesize": "8",
+            "unit_id": 1,
+            "profile": "sdm120",
+            "role": "building",
+        },
+    )
+    assert result["errors"] == {"base": "cannot_connect"}
+    assert entry.subentries == {}
+
+
+async def test_reconfigure_limits(hass: HomeAssistant) -> None:
+    entry = site_entry()
+    entry.add_to_hass(hass)
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
+    )
+    assert result["step_id"] == "reconfigure"
+    limits = {"gtv_kw": 60, "phases": "3", "fuse_a": 80, "voltage_v": 230}
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], limits)
+    assert result["errors"] == {"gtv_kw": "gtv_above_fuse"}
+    assert entry.data["gtv_kw"] == 50.0
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {**limits, "gtv_kw": 55, "fuse_a": 100}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data["gtv_kw"] == 55.0
+    assert entry.data["fuse_a"] == 100.0
+
+
+@pytest.mark.parametrize(
+    ("answer", "errors"),
+    [
+        ({"poll_interval": 2, "margin_kw": 60}, {"margin_kw": "margin_out_of_range"}),
+        ({"poll_interval": 2, "margin_kw": 2}, None),
+    ],
+)
+async def test_options(
+    hass: HomeAssistant, answer: dict[str, float], errors: dict[str, str] | None
+) -> None:
+    entry = site_entry()
+    entry.add_to_hass(hass)
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["step_id"] == "init"
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], answer
+    )
+    if errors:
+        assert result["errors"] == errors
+        assert entry.options["margin_kw"] == 1.0
+    else:
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        assert entry.options == {"poll_interval": 2.0, "margin_kw": 2.0}
+
+
+async def test_diagnostics_redact_ean_and_host(
+    hass: HomeAssistant, meter_server: ModbusSimServer
+) -> None:
+    entry = site_entry(modbus_meter(meter_server.port))
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        entry, data={**entry.data, "ean": "871687120051234564"}
+    )
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    diagnostics = await async_get_config_entry_diagnostics(hass, entry)
+    text = str(diagnostics)
+    assert "871687120051234564" not in text
+    assert "127.0.0.1" not in text
+    assert diagnostics["entry"]["data"]["ean"] == "**REDACTED**"
+    (meter,) = diagnostics["meters"]
+    assert meter["config"]["host"] == "**REDACTED**"
+    assert meter["last_update_success"] is True
+    assert meter["reading"]["power_w"] > 0
+    assert diagnostics["headroom"]["data"]["available_kw"] > 0
+    await hass.config_entries.async_unload(entry.entry_id)
