@@ -109,13 +109,25 @@ async def test_reconfigure_limits(hass: HomeAssistant) -> None:
     assert result["reason"] == "reconfigure_successful"
     assert entry.data["gtv_kw"] == 55.0
     assert entry.data["fuse_a"] == 100.0
+    await hass.async_block_till_done()
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+BALANCING = {
+    "poll_interval": 2,
+    "stale_cycles": 4,
+    "ramp_step_a": 3,
+    "hysteresis_s": 5,
+    "min_write_interval_s": 20,
+    "rotation_s": 600,
+}
 
 
 @pytest.mark.parametrize(
     ("answer", "errors"),
     [
-        ({"poll_interval": 2, "margin_kw": 60}, {"margin_kw": "margin_out_of_range"}),
-        ({"poll_interval": 2, "margin_kw": 2}, None),
+        ({**BALANCING, "margin_kw": 60}, {"margin_kw": "margin_out_of_range"}),
+        ({**BALANCING, "margin_kw": 2}, None),
     ],
 )
 async def test_options(
@@ -133,7 +145,15 @@ async def test_options(
         assert entry.options["margin_kw"] == 1.0
     else:
         assert result["type"] is FlowResultType.CREATE_ENTRY
-        assert entry.options == {"poll_interval": 2.0, "margin_kw": 2.0}
+        assert entry.options == {
+            "poll_interval": 2.0,
+            "margin_kw": 2.0,
+            "stale_cycles": 4,
+            "ramp_step_a": 3.0,
+            "hysteresis_s": 5.0,
+            "min_write_interval_s": 20.0,
+            "rotation_s": 600.0,
+        }
 
 
 async def test_diagnostics_redact_ean_and_host(

@@ -7,7 +7,9 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 
-from .const import DOMAIN, SUBENTRY_METER
+from .balancer import BalancerCoordinator, Charger, fail_safe_current
+from .charger_driver import charger_driver, spec_from
+from .const import DOMAIN, SUBENTRY_CHARGER, SUBENTRY_METER
 from .coordinator import (
     HeadroomCoordinator,
     MeterCoordinator,
@@ -19,7 +21,7 @@ from .meter import meter_source
 from .site_config import site_from
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
-PLATFORMS = [Platform.SENSOR]
+PLATFORMS = [Platform.BINARY_SENSOR, Platform.NUMBER, Platform.SENSOR, Platform.SWITCH]
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
@@ -39,15 +41,33 @@ async def async_setup_entry(hass: HomeAssistant, entry: StekkerConfigEntry) -> b
         )
     await asyncio.gather(*(meter.async_refresh() for meter in meters.values()))
     headroom = HeadroomCoordinator(hass, entry, site, meters)
+    chargers: dict[str, Charger] = {}
+    for subentry in entry.get_subentries_of_type(SUBENTRY_CHARGER):
+        driver = charger_driver(
+            hass, subentry.subentry_id, subentry.data, site.voltage_v
+        )
+        await driver.async_start()
+        entry.async_on_unload(driver.async_stop)
+        chargers[subentry.subentry_id] = Charger(
+            spec=spec_from(subentry.subentry_id, subentry.data),
+            name=subentry.title,
+            driver=driver,
+            fail_safe_a=fail_safe_current(subentry.data),
+        )
+    balancer = BalancerCoordinator(hass, entry, headroom, chargers)
     entry.runtime_data = StekkerRuntimeData(
         site=site,
         site_device_id=register_site_device(hass, entry),
         meters=meters,
         headroom=headroom,
+        balancer=balancer,
     )
     headroom.async_attach()
+    balancer.async_attach()
     entry.async_on_unload(entry.add_update_listener(_async_reload))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    # Entities have restored the user's switches and overrides: balance now.
+    await balancer.async_run_cycle()
     return True
 
 

@@ -19,21 +19,27 @@ from homeassistant.data_entry_flow import FlowHandler
 from homeassistant.helpers import selector
 
 from .const import (
+    BALANCING_DEFAULTS,
     CONF_BAUDRATE,
     CONF_BYTESIZE,
     CONF_CURRENT_ENTITIES,
     CONF_EAN,
     CONF_FUSE_A,
     CONF_GTV_KW,
+    CONF_HYSTERESIS_S,
     CONF_MARGIN_KW,
+    CONF_MIN_WRITE_INTERVAL_S,
     CONF_PARITY,
     CONF_PHASES,
     CONF_POLL_INTERVAL,
     CONF_POWER_ENTITY,
     CONF_PROFILE,
+    CONF_RAMP_STEP_A,
     CONF_ROLE,
+    CONF_ROTATION_S,
     CONF_SERIAL_PORT,
     CONF_SOURCE,
+    CONF_STALE_CYCLES,
     CONF_STOPBITS,
     CONF_UNIT_ID,
     CONF_VOLTAGE_V,
@@ -47,10 +53,12 @@ from .const import (
     SOURCE_MODBUS_SERIAL,
     SOURCE_MODBUS_TCP,
     SOURCE_SENSORS,
+    SUBENTRY_CHARGER,
     SUBENTRY_METER,
 )
 from .engine.readings import MeterReading
 from .engine.site import PHASES, MeterRole, Site, site_errors
+from .flow_charger import ChargerSubentryFlow
 from .meter import MeterReadError, meter_source, probe
 from .modbus.profiles import METER_PROFILES
 from .site_config import site_from
@@ -308,7 +316,10 @@ class StekkerConfigFlow(MeterSteps, ConfigFlow, domain=DOMAIN):
     def async_get_supported_subentry_types(
         cls, config_entry: ConfigEntry
     ) -> dict[str, type[ConfigSubentryFlow]]:
-        return {SUBENTRY_METER: MeterSubentryFlow}
+        return {
+            SUBENTRY_METER: MeterSubentryFlow,
+            SUBENTRY_CHARGER: ChargerSubentryFlow,
+        }
 
     @override
     def _site(self) -> Site:
@@ -422,6 +433,16 @@ class MeterSubentryFlow(MeterSteps, ConfigSubentryFlow):
         return self.async_create_entry(title=self._meter_title(), data=self._meter)
 
 
+BALANCING_FLOATS = (
+    CONF_POLL_INTERVAL,
+    CONF_MARGIN_KW,
+    CONF_RAMP_STEP_A,
+    CONF_HYSTERESIS_S,
+    CONF_MIN_WRITE_INTERVAL_S,
+    CONF_ROTATION_S,
+)
+
+
 class StekkerOptionsFlow(OptionsFlow):
     """Poll interval (the control cycle) and safety margin."""
 
@@ -433,8 +454,8 @@ class StekkerOptionsFlow(OptionsFlow):
         if user_input is not None:
             options = {
                 **entry.options,
-                CONF_MARGIN_KW: float(user_input[CONF_MARGIN_KW]),
-                CONF_POLL_INTERVAL: float(user_input[CONF_POLL_INTERVAL]),
+                **{key: float(user_input[key]) for key in BALANCING_FLOATS},
+                CONF_STALE_CYCLES: int(user_input[CONF_STALE_CYCLES]),
             }
             errors = site_errors(site_from(entry.data, options))
             if not errors:
@@ -445,12 +466,17 @@ class StekkerOptionsFlow(OptionsFlow):
                     MIN_POLL_INTERVAL, MAX_POLL_INTERVAL, 0.5, "s"
                 ),
                 probatio.Required(CONF_MARGIN_KW): _number(0, 1000, 0.1, "kW"),
+                probatio.Required(CONF_STALE_CYCLES): _number(1, 30, 1),
+                probatio.Required(CONF_RAMP_STEP_A): _number(1, 32, 1, "A"),
+                probatio.Required(CONF_HYSTERESIS_S): _number(0, 600, 1, "s"),
+                probatio.Required(CONF_MIN_WRITE_INTERVAL_S): _number(0, 600, 1, "s"),
+                probatio.Required(CONF_ROTATION_S): _number(60, 7200, 60, "s"),
             }
         )
         return self.async_show_form(
             step_id="init",
             data_schema=self.add_suggested_values_to_schema(
-                schema, user_input or dict(entry.options)
+                schema, user_input or {**BALANCING_DEFAULTS, **entry.options}
             ),
             errors=errors,
         )

@@ -47,3 +47,34 @@ SOURCE_MODBUS_SERIAL: Final = "modbus_serial"
 SOURCE_SENSORS: Final = "sensors"
 
 MODBUS_TIMEOUT: Final = timedelta(seconds=3)
+
+# Chargers (config subentries)
+SUBENTRY_CHARGER: Final = "charger"
+CONF_DRIVER: Final = "driver"
+DRIVER_ENTITY: Final = "entity"
+DRIVER_MODBUS: Final = "modbus"
+CONF_NUMBER_ENTITY: Final = "number_entity"
+CONF_STATUS_ENTITY: Final = "status_entity"
+CONF_PHASE: Final = "phase"
+CONF_MIN_A: Final = "min_a"
+CONF_MAX_A: Final = "max_a"
+CONF_PRIORITY: Final = "priority"
+CONF_FAIL_SAFE_A: Final = "fail_safe_a"
+MIN_CURRENT_A: Final = 6.0
+
+# Balancing options
+CONF_STALE_CYCLES: Final = "stale_cycles"
+CONF_RAMP_STEP_A: Final = "ramp_step_a"
+CONF_HYSTERESIS_S: Final = "hysteresis_s"
+CONF_MIN_WRITE_INTERVAL_S: Final = "min_write_interval_s"
+CONF_ROTATION_S: Final = "rotation_s"
+BALANCING_DEFAULTS: Final = {
+    CONF_STALE_CYCLES: 3,
+    CONF_RAMP_STEP_A: 2.0,
+    CONF_HYSTERESIS_S: 10.0,
+    CONF_MIN_WRITE_INTERVAL_S: 30.0,
+    CONF_ROTATION_S: 900.0,
+}
+# Native chargers fall back to their safe current when not refreshed in time
+# (Alfen's validity time defaults to 60 s): rewrite well inside it.
+MODBUS_CHARGER_REFRESH_S: Final = 15.0

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import override
+from typing import TYPE_CHECKING, override
 
 from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 from homeassistant.core import HomeAssistant, callback
@@ -14,6 +14,9 @@ from .engine.readings import MeterReading
 from .engine.site import PHASES, MeterRole, Site
 from .meter import MeterReadError, MeterSource, read_checked
 
+if TYPE_CHECKING:
+    from .balancer import BalancerCoordinator
+
 
 @dataclass(kw_only=True)
 class StekkerRuntimeData:
@@ -23,6 +26,7 @@ class StekkerRuntimeData:
     site_device_id: str
     meters: dict[str, MeterCoordinator]
     headroom: HeadroomCoordinator
+    balancer: BalancerCoordinator
 
 
 type StekkerConfigEntry = ConfigEntry[StekkerRuntimeData]
@@ -89,6 +93,8 @@ class HeadroomCoordinator(DataUpdateCoordinator[Headroom]):
         )
         self.site = site
         self.meters = meters
+        # What the balancer's chargers say they draw: (W, A per phase).
+        self.charger_draw: tuple[float, dict[str, float]] | None = None
 
     @callback
     def async_attach(self) -> None:
@@ -111,6 +117,11 @@ class HeadroomCoordinator(DataUpdateCoordinator[Headroom]):
 
     @callback
     def _async_meter_updated(self) -> None:
+        self.async_recompute()
+
+    @callback
+    def async_recompute(self) -> None:
+        """Headroom from the latest readings, pushed to the entities."""
         try:
             headroom = self._compute()
         except UpdateFailed as err:
@@ -132,17 +143,24 @@ class HeadroomCoordinator(DataUpdateCoordinator[Headroom]):
             )
         chargers = self._latest(MeterRole.CHARGER)
         solar = self._latest(MeterRole.SOLAR)
-        charger_a = {
-            phase: sum(r.phase("current", phase) or 0.0 for r in chargers)
-            for phase in PHASES
-        }
+        charger_w, charger_a = 0.0, None
+        if self._configured(MeterRole.CHARGER):
+            # Sub-meters measure the chargers; without a reading they count as 0,
+            # which puts their draw in the building load: on the safe side.
+            charger_w = sum(r.power_w or 0.0 for r in chargers)
+            charger_a = {
+                phase: sum(r.phase("current", phase) or 0.0 for r in chargers)
+                for phase in PHASES
+            }
+        elif self.charger_draw is not None:
+            charger_w, charger_a = self.charger_draw
         return compute_headroom(
             self.site,
             grid=grid[0] if basis is MeterRole.GRID else None,
             building=building[0] if building else None,
             solar=_sum(solar) if solar else None,
-            charger_w=sum(r.power_w or 0.0 for r in chargers),
-            charger_a=charger_a if chargers else None,
+            charger_w=charger_w,
+            charger_a=charger_a,
         )
 
     @override

@@ -12,9 +12,17 @@ from homeassistant.helpers.update_coordinator import (
     DataUpdateCoordinator,
 )
 
-from .const import CONF_PROFILE, CONF_SOURCE, DOMAIN, SOURCE_SENSORS
+from .const import (
+    CONF_DRIVER,
+    CONF_NUMBER_ENTITY,
+    CONF_PROFILE,
+    CONF_SOURCE,
+    DOMAIN,
+    DRIVER_MODBUS,
+    SOURCE_SENSORS,
+)
 from .coordinator import StekkerConfigEntry
-from .modbus.profiles import METER_PROFILES
+from .modbus.profiles import CHARGER_PROFILES, METER_PROFILES
 
 
 def site_device(entry: StekkerConfigEntry) -> DeviceInfo:
@@ -42,6 +50,21 @@ def meter_device(entry: StekkerConfigEntry, subentry: ConfigSubentry) -> DeviceI
         "Home Assistant sensors"
         if source == SOURCE_SENSORS
         else METER_PROFILES[subentry.data[CONF_PROFILE]].name
+    )
+    return DeviceInfo(
+        identifiers={(DOMAIN, subentry.subentry_id)},
+        name=subentry.title,
+        model=model,
+        via_device_id=entry.runtime_data.site_device_id,
+    )
+
+
+def charger_device(entry: StekkerConfigEntry, subentry: ConfigSubentry) -> DeviceInfo:
+    driver = subentry.data[CONF_DRIVER]
+    model = (
+        CHARGER_PROFILES[subentry.data[CONF_PROFILE]].name
+        if driver == DRIVER_MODBUS
+        else subentry.data[CONF_NUMBER_ENTITY]
     )
     return DeviceInfo(
         identifiers={(DOMAIN, subentry.subentry_id)},

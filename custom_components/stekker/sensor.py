@@ -21,6 +21,7 @@ from homeassistant.const import (
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .balancer_sensor import async_add_balancer_sensors
 from .coordinator import HeadroomCoordinator, MeterCoordinator, StekkerConfigEntry
 from .engine.headroom import Headroom
 from .engine.readings import (
@@ -171,6 +172,7 @@ async def async_setup_entry(
         for description in HEADROOM_SENSORS
         if description.phases <= runtime.site.phases
     )
+    async_add_balancer_sensors(entry, async_add_entities)
     for subentry_id, meter in runtime.meters.items():
         device = meter_device(entry, meter.subentry)
         async_add_entities(

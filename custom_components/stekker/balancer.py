@@ -1,0 +1,342 @@
+"""The balancer: every control cycle, read the chargers, share the headroom, write.
+
+It runs on each meter update (the control cycle). Data it cannot trust never turns
+into a zero: a stale or invalid grid reading holds the setpoints for a few cycles,
+then sends every charger to its fail-safe current; a charger that cannot be read
+or written is counted at its maximum draw. Both raise a repair issue while they last.
+"""
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, override
+
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
+
+from .charger_driver import ChargerDriver, ChargerError, ChargerReading
+from .const import (
+    BALANCING_DEFAULTS,
+    CONF_FAIL_SAFE_A,
+    CONF_HYSTERESIS_S,
+    CONF_MIN_WRITE_INTERVAL_S,
+    CONF_RAMP_STEP_A,
+    CONF_ROTATION_S,
+    CONF_STALE_CYCLES,
+    DOMAIN,
+    LOGGER,
+)
+from .coordinator import HeadroomCoordinator, StekkerConfigEntry, poll_interval
+from .engine.allocator import (
+    AllocatorConfig,
+    AllocatorMemory,
+    ChargerMemory,
+    allocate,
+)
+from .engine.charger import ChargerSpec, ChargerStatus
+from .engine.site import PHASES
+
+FAIL_SAFE = "fail_safe"
+UNAVAILABLE = "unavailable"
+DISABLED = "disabled"
+STATES = [
+    "charging",
+    "limited",
+    "paused",
+    "waiting_for_turn",
+    "idle",
+    DISABLED,
+    FAIL_SAFE,
+    UNAVAILABLE,
+]
+
+
+@dataclass(slots=True)
+class Charger:
+    """A charger under the balancer, with what the user set on its entities."""
+
+    spec: ChargerSpec
+    name: str
+    driver: ChargerDriver
+    fail_safe_a: float
+    enabled: bool = True
+    max_override_a: float | None = None
+    reading: ChargerReading | None = None
+    error: ChargerError | None = None
+    setpoint_a: float | None = None  # last value written
+    written_at: float = -float("inf")
+    state: str = "idle"
+    why: str = ""
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def limited_spec(self) -> ChargerSpec:
+        if self.max_override_a is None:
+            return self.spec
+        top = max(self.spec.min_a, min(self.spec.max_a, self.max_override_a))
+        return replace(self.spec, max_a=top)
+
+    def draw_phases(self) -> tuple[str, ...]:
+        return PHASES if self.spec.phases == 3 else (self.spec.phase,)
+
+
+@dataclass(frozen=True, slots=True)
+class BalancerState:
+    """The outcome of one cycle, for entities and diagnostics."""
+
+    fail_safe: bool
+    available_kw: float | None
+    allocated_kw: float
+    charging_kw: float | None
+
+
+class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
+    """Runs the control cycle; pushed by meter updates, never polled."""
+
+    config_entry: StekkerConfigEntry
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: StekkerConfigEntry,
+        headroom: HeadroomCoordinator,
+        chargers: dict[str, Charger],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(
+            hass, LOGGER, config_entry=entry, name=f"{entry.title} balancer"
+        )
+        self.headroom = headroom
+        self.chargers = chargers
+        self.clock = clock
+        options = {**BALANCING_DEFAULTS, **entry.options}
+        self.allocator_config = AllocatorConfig(
+            voltage_v=headroom.site.voltage_v,
+            ramp_step_a=float(options[CONF_RAMP_STEP_A]),
+            hysteresis_s=float(options[CONF_HYSTERESIS_S]),
+            min_write_interval_s=float(options[CONF_MIN_WRITE_INTERVAL_S]),
+            rotation_s=float(options[CONF_ROTATION_S]),
+        )
+        self.stale_after_s = (
+            int(options[CONF_STALE_CYCLES]) * poll_interval(entry).total_seconds()
+        )
+        self.memory = AllocatorMemory()
+        self.last_good: float | None = None
+        self.explain: dict[str, str] = {}
+        self._running: asyncio.Task[None] | None = None
+        self._again = False
+
+    @callback
+    def async_attach(self) -> None:
+        for meter in self.headroom.meters.values():
+            self.config_entry.async_on_unload(
+                meter.async_add_listener(self.async_schedule_cycle)
+            )
+
+    @callback
+    def async_schedule_cycle(self) -> None:
+        """Run a cycle now, or right after the one in progress (never two at once)."""
+        if self._running is not None and not self._running.done():
+            self._again = True
+            return
+        self._running = self.config_entry.async_create_task(
+            self.hass, self._async_cycles(), f"{self.name} cycle"
+        )
+
+    async def _async_cycles(self) -> None:
+        self._again = True
+        while self._again:
+            self._again = False
+            await self.async_run_cycle()
+
+    async def async_run_cycle(self) -> None:
+        """One control cycle, its outcome pushed to the entities."""
+        self.async_set_updated_data(await self._cycle())
+
+    async def _cycle(self) -> BalancerState:
+        now = self.clock()
+        await asyncio.gather(*(self._read(c) for c in self.chargers.values()))
+        self.headroom.charger_draw = self._measured_draw()
+        self.headroom.async_recompute()
+        headroom = self.headroom.data if self.headroom.last_update_success else None
+        if headroom is not None:
+            self.last_good = now
+        if headroom is None:
+            stale = self.last_good is None or now - self.last_good > self.stale_after_s
+            targets = self._fail_safe() if stale else self._hold()
+            self._set_issue("meter_stale", stale, {"site": self.config_entry.title})
+            fail_safe = stale
+        else:
+            self._set_issue("meter_stale", False, {})
+            targets = self._allocate(headroom.available_a, headroom.available_kw, now)
+            fail_safe = False
+        await asyncio.gather(
+            *(self._write(c, targets[c.spec.id], now) for c in self.chargers.values())
+        )
+        for charger in self.chargers.values():
+            self._set_issue(
+                f"charger_unavailable_{charger.spec.id}",
+                charger.error is not None,
+                {"charger": charger.name},
+                translation_key="charger_unavailable",
+            )
+        volts = self.allocator_config.voltage_v
+        watts, _ = self._measured_draw()
+        return BalancerState(
+            fail_safe=fail_safe,
+            available_kw=None if headroom is None else headroom.available_kw,
+            allocated_kw=sum(
+                (c.setpoint_a or 0.0) * c.spec.phases for c in self.chargers.values()
+            )
+            * volts
+            / 1000.0,
+            charging_kw=watts / 1000.0,
+        )
+
+    async def _read(self, charger: Charger) -> None:
+        try:
+            charger.reading = await charger.driver.read()
+        except ChargerError as err:
+            if charger.error is None:
+                LOGGER.warning("Charger %s is unavailable: %s", charger.name, err)
+            charger.error = err
+            charger.reading = None
+            return
+        if charger.error is not None:
+            LOGGER.info("Charger %s is available again", charger.name)
+        charger.error = None
+
+    def _measured_draw(self) -> tuple[float, dict[str, float]]:
+        """What the chargers draw, as far as they tell; unknown counts as building."""
+        per_phase = dict.fromkeys(PHASES, 0.0)
+        for charger in self.chargers.values():
+            if charger.reading is None:
+                continue
+            for phase, amps in charger.reading.phase_a.items():
+                per_phase[phase] += amps
+        watts = sum(per_phase.values()) * self.allocator_config.voltage_v
+        return watts, per_phase
+
+    def _allocate(
+        self, available_a: Any, available_kw: float, now: float
+    ) -> dict[str, float]:
+        """Share what is left after reserving the maximum of chargers we cannot steer."""
+        room = {p: float(available_a.get(p, 0.0)) for p in PHASES}
+        room_kw = available_kw
+        steered: list[tuple[ChargerSpec, ChargerStatus]] = []
+        targets: dict[str, float] = {}
+        for charger in self.chargers.values():
+            if charger.error is not None or not charger.enabled:
+                for phase in charger.draw_phases():
+                    room[phase] -= charger.spec.max_a
+                room_kw -= (
+                    charger.spec.max_a
+                    * charger.spec.phases
+                    * (self.allocator_config.voltage_v / 1000.0)
+                )
+                targets[charger.spec.id] = (
+                    charger.setpoint_a if charger.setpoint_a is not None else 0.0
+                )
+                charger.state = UNAVAILABLE if charger.error else DISABLED
+                charger.why = "counted at its maximum draw"
+                continue
+            reading = charger.reading
+            steered.append(
+                (
+                    charger.limited_spec,
+                    ChargerStatus(
+                        connected=True
+                        if reading is None or reading.connected is None
+                        else reading.connected,
+                        measured_a=None if reading is None else reading.measured_a,
+                    ),
+                )
+            )
+            if (
+                charger.spec.id not in self.memory.chargers
+                and reading
+                and reading.setpoint_a
+            ):
+                # After a restart, start from what the charger has, not from zero.
+                self.memory = AllocatorMemory(
+                    {
+                        **self.memory.chargers,
+                        charger.spec.id: ChargerMemory(setpoint_a=reading.setpoint_a),
+                    }
+                )
+        allocation = allocate(
+            {p: max(0.0, a) for p, a in room.items()},
+            max(0.0, room_kw),
+            steered,
+            self.memory,
+            now,
+            self.allocator_config,
+        )
+        self.memory = allocation.memory
+        for spec, _ in steered:
+            charger = self.chargers[spec.id]
+            targets[spec.id] = allocation.setpoints[spec.id]
+            charger.state = allocation.reasons[spec.id].value
+            charger.why = allocation.explain.get(spec.id, "")
+        return targets
+
+    def _fail_safe(self) -> dict[str, float]:
+        for charger in self.chargers.values():
+            charger.state = FAIL_SAFE
+            charger.why = "meter data stale or invalid"
+        self.memory = AllocatorMemory()
+        return {c.spec.id: c.fail_safe_a for c in self.chargers.values()}
+
+    def _hold(self) -> dict[str, float]:
+        """A reading or two missing: keep what the chargers have, change nothing."""
+        return {
+            c.spec.id: c.setpoint_a if c.setpoint_a is not None else 0.0
+            for c in self.chargers.values()
+        }
+
+    async def _write(self, charger: Charger, amps: float, now: float) -> None:
+        refresh = charger.driver.refresh_s
+        due = refresh is not None and now - charger.written_at >= refresh
+        if charger.setpoint_a == amps and not due:
+            return
+        async with charger.lock:
+            try:
+                await charger.driver.write(amps)
+            except ChargerError as err:
+                charger.error = err
+                charger.state = UNAVAILABLE
+                LOGGER.warning("Cannot set charger %s: %s", charger.name, err)
+                return
+        charger.setpoint_a = amps
+        charger.written_at = now
+
+    def _set_issue(
+        self,
+        issue_id: str,
+        active: bool,
+        placeholders: dict[str, str],
+        translation_key: str | None = None,
+    ) -> None:
+        full_id = f"{self.config_entry.entry_id}_{issue_id}"
+        if active:
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                full_id,
+                is_fixable=False,
+                severity=ir.IssueSeverity.ERROR,
+                translation_key=translation_key or issue_id,
+                translation_placeholders=placeholders,
+            )
+        else:
+            ir.async_delete_issue(self.hass, DOMAIN, full_id)
+
+    @override
+    async def _async_update_data(self) -> BalancerState:
+        return await self._cycle()
+
+
+def fail_safe_current(data: Mapping[str, Any]) -> float:
+    return float(data.get(CONF_FAIL_SAFE_A, data["min_a"]))

@@ -1,0 +1,61 @@
+"""Site: a problem sensor that is on while balancing cannot be trusted fully."""
+
+from typing import Any
+
+from homeassistant.components.binary_sensor import (
+    BinarySensorEntity,
+    BinarySensorEntityDescription,
+)
+from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .balancer import UNAVAILABLE, BalancerCoordinator
+from .coordinator import StekkerConfigEntry
+from .entity import StekkerEntity, site_device
+
+PARALLEL_UPDATES = 0
+
+PROBLEM = BinarySensorEntityDescription(
+    key="problem",
+    translation_key="balancing_problem",
+    device_class=BinarySensorDeviceClass.PROBLEM,
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: StekkerConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    async_add_entities(
+        [
+            ProblemSensor(
+                entry.runtime_data.balancer, PROBLEM, entry.entry_id, site_device(entry)
+            )
+        ]
+    )
+
+
+class ProblemSensor(StekkerEntity[BalancerCoordinator], BinarySensorEntity):
+    """On in fail-safe or while a charger cannot be reached; says which."""
+
+    @property
+    def available(self) -> bool:
+        return self.coordinator.data is not None
+
+    @property
+    def is_on(self) -> bool:
+        return bool(self.extra_state_attributes["problems"])
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        problems = []
+        if self.coordinator.data.fail_safe:
+            problems.append("meter data stale or invalid: chargers at fail-safe")
+        problems.extend(
+            f"{charger.name}: unavailable, counted at its maximum"
+            for charger in self.coordinator.chargers.values()
+            if charger.state == UNAVAILABLE
+        )
+        return {"problems": problems, "fail_safe": self.coordinator.data.fail_safe}

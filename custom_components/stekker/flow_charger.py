@@ -1,0 +1,225 @@
+"""Charger subentries: how a charger is driven, its limits; read once before saving."""
+
+from typing import Any
+
+import probatio
+from homeassistant.components.sensor import SensorDeviceClass
+from homeassistant.config_entries import ConfigSubentryFlow, SubentryFlowResult
+from homeassistant.const import CONF_HOST, CONF_NAME, CONF_PORT
+from homeassistant.helpers import selector
+
+from .charger_driver import ChargerError, charger_driver
+from .const import (
+    CONF_DRIVER,
+    CONF_FAIL_SAFE_A,
+    CONF_MAX_A,
+    CONF_MIN_A,
+    CONF_NUMBER_ENTITY,
+    CONF_PHASE,
+    CONF_PHASES,
+    CONF_POWER_ENTITY,
+    CONF_PRIORITY,
+    CONF_PROFILE,
+    CONF_STATUS_ENTITY,
+    CONF_UNIT_ID,
+    CONF_VOLTAGE_V,
+    DRIVER_ENTITY,
+    DRIVER_MODBUS,
+    MIN_CURRENT_A,
+)
+from .engine.site import PHASES
+from .modbus.profiles import CHARGER_PROFILES
+
+
+def _number(
+    minimum: float, maximum: float, unit: str | None = None
+) -> selector.NumberSelector:
+    config = selector.NumberSelectorConfig(
+        min=minimum, max=maximum, step=1, mode=selector.NumberSelectorMode.BOX
+    )
+    if unit:
+        config["unit_of_measurement"] = unit
+    return selector.NumberSelector(config)
+
+
+def _select(options: list[str], key: str) -> selector.SelectSelector:
+    return selector.SelectSelector(
+        selector.SelectSelectorConfig(
+            options=options,
+            translation_key=key,
+            mode=selector.SelectSelectorMode.DROPDOWN,
+        )
+    )
+
+
+LIMITS: dict[Any, Any] = {
+    probatio.Required(CONF_PHASES, default="3"): _select(["1", "3"], "phases"),
+    probatio.Required(CONF_PHASE, default="l1"): _select(list(PHASES), "phase"),
+    probatio.Required(CONF_MIN_A, default=MIN_CURRENT_A): _number(0, 80, "A"),
+    probatio.Required(CONF_MAX_A, default=16): _number(0, 80, "A"),
+    probatio.Required(CONF_PRIORITY, default=0): _number(0, 10),
+    probatio.Required(CONF_FAIL_SAFE_A, default=MIN_CURRENT_A): _number(0, 80, "A"),
+}
+ENTITY_FIELDS: dict[Any, Any] = {
+    probatio.Required(CONF_NAME): selector.TextSelector(),
+    probatio.Required(CONF_NUMBER_ENTITY): selector.EntitySelector(
+        selector.EntitySelectorConfig(domain="number")
+    ),
+    probatio.Optional(CONF_POWER_ENTITY): selector.EntitySelector(
+        selector.EntitySelectorConfig(
+            domain="sensor", device_class=SensorDeviceClass.POWER
+        )
+    ),
+    probatio.Optional(CONF_STATUS_ENTITY): selector.EntitySelector(
+        selector.EntitySelectorConfig(domain="binary_sensor")
+    ),
+}
+MODBUS_FIELDS: dict[Any, Any] = {
+    probatio.Required(CONF_NAME): selector.TextSelector(),
+    probatio.Required(CONF_HOST): selector.TextSelector(),
+    probatio.Required(CONF_PORT, default=502): _number(1, 65535),
+    probatio.Required(CONF_UNIT_ID, default=1): _number(1, 255),
+    probatio.Required(CONF_PROFILE, default="alfen_eve"): selector.SelectSelector(
+        selector.SelectSelectorConfig(
+            options=[
+                selector.SelectOptionDict(value=key, label=profile.name)
+                for key, profile in CHARGER_PROFILES.items()
+            ],
+            mode=selector.SelectSelectorMode.DROPDOWN,
+        )
+    ),
+}
+
+
+def limit_errors(data: dict[str, Any]) -> dict[str, str]:
+    """Field -> error key for limits a charger cannot be driven with."""
+    errors: dict[str, str] = {}
+    low, high, safe = data[CONF_MIN_A], data[CONF_MAX_A], data[CONF_FAIL_SAFE_A]
+    if low < MIN_CURRENT_A:
+        errors[CONF_MIN_A] = "min_below_6"
+    if high < low:
+        errors[CONF_MAX_A] = "max_below_min"
+    if safe != 0 and not low <= safe <= high:
+        errors[CONF_FAIL_SAFE_A] = "fail_safe_invalid"
+    return errors
+
+
+def _typed(user_input: dict[str, Any]) -> dict[str, Any]:
+    data = dict(user_input)
+    data[CONF_PHASES] = int(data[CONF_PHASES])
+    for key in (CONF_MIN_A, CONF_MAX_A, CONF_FAIL_SAFE_A):
+        data[key] = float(data[key])
+    for key in (CONF_PRIORITY, CONF_PORT, CONF_UNIT_ID):
+        if key in data:
+            data[key] = int(data[key])
+    return data
+
+
+class ChargerSubentryFlow(ConfigSubentryFlow):
+    """Add a charger: any HA `number` entity in A or W, or a native Modbus charger."""
+
+    _data: dict[str, Any]
+    _readings: dict[str, str]
+
+    async def async_step_user(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        return self.async_show_menu(step_id="user", menu_options=["entity", "modbus"])
+
+    async def async_step_entity(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """A charger driven through another integration's number entity."""
+        return await self._form(DRIVER_ENTITY, ENTITY_FIELDS, user_input)
+
+    async def async_step_modbus(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """A native Modbus TCP charger."""
+        return await self._form(DRIVER_MODBUS, MODBUS_FIELDS, user_input)
+
+    async def _form(
+        self, driver: str, fields: dict[Any, Any], user_input: dict[str, Any] | None
+    ) -> SubentryFlowResult:
+        errors: dict[str, str] = {}
+        placeholders: dict[str, str] = {}
+        if user_input is not None:
+            data = {CONF_DRIVER: driver, **_typed(user_input)}
+            errors = limit_errors(data)
+            if not errors:
+                try:
+                    self._readings = await self._probe(data)
+                except ChargerError as err:
+                    errors["base"] = err.translation_key
+                    placeholders = err.placeholders
+                else:
+                    self._data = data
+                    return await self.async_step_verify()
+        return self.async_show_form(
+            step_id=driver,
+            data_schema=self.add_suggested_values_to_schema(
+                probatio.Schema({**fields, **LIMITS}), user_input or {}
+            ),
+            errors=errors,
+            description_placeholders=placeholders or None,
+        )
+
+    async def _probe(self, data: dict[str, Any]) -> dict[str, str]:
+        entry = self._get_entry()
+        driver = charger_driver(
+            self.hass, "probe", data, float(entry.data[CONF_VOLTAGE_V])
+        )
+        await driver.async_start()
+        try:
+            reading = await driver.read()
+        finally:
+            await driver.async_stop()
+        currents = ", ".join(
+            f"{phase.upper()} {reading.phase_a[phase]:.1f} A"
+            for phase in PHASES
+            if phase in reading.phase_a
+        )
+        return {
+            "setpoint": "-"
+            if reading.setpoint_a is None
+            else f"{reading.setpoint_a:.1f}",
+            "currents": currents or "-",
+        }
+
+    async def async_step_verify(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Show what the charger says; save or go back."""
+        return self.async_show_menu(
+            step_id="verify",
+            menu_options=["save", "user"],
+            description_placeholders=self._readings,
+        )
+
+    async def async_step_save(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        data = dict(self._data)
+        return self.async_create_entry(title=data.pop(CONF_NAME), data=data)
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Change a charger's phases, limits, priority and fail-safe current."""
+        subentry = self._get_reconfigure_subentry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data = {**subentry.data, **_typed(user_input)}
+            errors = limit_errors(data)
+            if not errors:
+                return self.async_update_and_abort(
+                    self._get_entry(), subentry, data=data
+                )
+        current = {**subentry.data, CONF_PHASES: str(subentry.data[CONF_PHASES])}
+        return self.async_show_form(
+            step_id="reconfigure",
+            data_schema=self.add_suggested_values_to_schema(
+                probatio.Schema(LIMITS), user_input or current
+            ),
+            errors=errors,
+        )

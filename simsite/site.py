@@ -1,0 +1,347 @@
+"""A whole simulated site on loopback: grid meter, building, Alfen sockets and cars.
+
+Closed-loop tests and the demo run the real integration against this site: it
+reads the setpoints Home Assistant wrote (Modbus for Alfen sockets, the
+caller for chargers driven through other integrations), lets the cars follow
+them, and serves what the meters would then measure. Time only moves through
+``step``, so a test decides how many control cycles pass and nothing depends
+on the wall clock.
+"""
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final
+
+from pymodbus.constants import ExcCodes
+
+from custom_components.stekker.engine.readings import (
+    EXPORT_KWH,
+    FREQUENCY,
+    IMPORT_KWH,
+    POWER,
+    phase_key,
+)
+from custom_components.stekker.engine.site import PHASES
+from custom_components.stekker.modbus import profiles
+from custom_components.stekker.modbus.codec import decode_value
+from custom_components.stekker.modbus.profiles import (
+    CHARGER_PROFILES,
+    ENERGY_KWH,
+    METER_PROFILES,
+    SAFE_CURRENT_A,
+    SETPOINT_ACCOUNTED,
+    VALID_TIME_S,
+)
+
+from .cars import Car
+from .load import BuildingLoad
+from .modbus_server import ModbusSimServer
+
+ALFEN: Final = CHARGER_PROFILES["alfen_eve"]
+SDM630: Final = METER_PROFILES["sdm630"]
+MAX_ALFEN_SOCKETS: Final = 2  # an Eve Double; units 1 and 2
+_SETPOINT_SPAN: Final = frozenset(
+    range(ALFEN.setpoint.address, ALFEN.setpoint.address + ALFEN.setpoint.count)
+)
+
+type PhaseLoad = Callable[[float], tuple[float, float, float]]
+"""Building net power per phase (L1, L2, L3) in W at a second of the day; < 0 exports."""
+
+
+@dataclass(frozen=True, slots=True)
+class SiteSample:
+    """What the site did in one step, for assertions over a whole run."""
+
+    time_s: float
+    dt_s: float
+    currents_a: Mapping[str, float]  # grid current per phase, as the meter shows it
+    power_w: float  # grid net import
+    setpoints_a: Mapping[str, float]  # setpoint each charger applied this step
+    draws_a: Mapping[str, float]  # current each car drew per loaded phase
+
+
+class _AlfenStation(ModbusSimServer):
+    """Alfen sockets: only the max current is writable, and only whole and sane.
+
+    A real Eve refuses a write that covers half the float or any read-only
+    register, so a driver that gets this wrong fails here as it would on site.
+    Accepted setpoint writes are noted per unit for the watchdog.
+    """
+
+    def __init__(self, port: int) -> None:
+        super().__init__(port=port)
+        self.written: set[int] = set()
+
+    async def _action(
+        self,
+        unit_id: int,
+        function_code: int,
+        start_address: int,
+        address: int,
+        count: int,
+        registers: list[int],
+        set_values: list[int] | list[bool] | None,
+    ) -> ExcCodes | None:
+        writes = function_code in (6, 16) and set_values is not None
+        if writes and set_values is not None:
+            refusal = _refusal(address, [int(v) for v in set_values])
+            if refusal is not None:
+                self.requests[(unit_id, function_code)] += 1
+                return refusal
+        result = await super()._action(
+            unit_id,
+            function_code,
+            start_address,
+            address,
+            count,
+            registers,
+            set_values,
+        )
+        if writes and result is None:
+            self.written.add(unit_id)
+        return result
+
+
+def _refusal(address: int, words: list[int]) -> ExcCodes | None:
+    """Why an Alfen socket refuses this write, or None if it takes it."""
+    if not set(range(address, address + len(words))) <= _SETPOINT_SPAN:
+        return ExcCodes.ILLEGAL_ADDRESS
+    if len(words) != ALFEN.setpoint.count:
+        return ExcCodes.ILLEGAL_VALUE
+    value = decode_value(ALFEN.setpoint, words)
+    return None if math.isfinite(value) and value >= 0 else ExcCodes.ILLEGAL_VALUE
+
+
+class SimulatedSite:
+    """A grid connection with a building and cars on chargers, served over Modbus.
+
+    ``cars`` maps charger names to the car plugged into each (a car with
+    ``connected=False`` leaves the charger empty). The first ``alfen_sockets``
+    chargers are Alfen Eve sockets, units 1 and 2 on the charger server, and
+    read their setpoint from register 1210 as written by a Modbus client.
+    Like the real station they fall back to ``safe_current_a`` once no
+    setpoint has been written for ``validity_s`` seconds, and before the
+    first write. The other chargers take their setpoint from ``step``.
+    """
+
+    def __init__(
+        self,
+        load: BuildingLoad | PhaseLoad,
+        cars: Mapping[str, Car],
+        *,
+        alfen_sockets: int = 0,
+        grid_unit_id: int = 1,
+        voltage_v: float = 230.0,
+        safe_current_a: float = 6.0,
+        validity_s: float = 60.0,
+        start_s: float = 0.0,
+        import_kwh: float = 0.0,
+        meter_port: int = 0,
+        charger_port: int = 0,
+    ) -> None:
+        """Build the site and serve its state at ``start_s`` (seconds of the day)."""
+        if not 0 <= alfen_sockets <= min(MAX_ALFEN_SOCKETS, len(cars)):
+            raise ValueError(
+                f"alfen_sockets must be 0..{MAX_ALFEN_SOCKETS} and at most one per car"
+            )
+        if validity_s <= 0:
+            raise ValueError("validity_s must be positive")
+        self._load = load
+        self._cars = dict(cars)
+        self._voltage_v = voltage_v
+        self._safe_current_a = safe_current_a
+        self._validity_s = validity_s
+        self._grid_unit_id = grid_unit_id
+        self._alfen_units = {
+            name: unit for unit, name in enumerate(list(cars)[:alfen_sockets], 1)
+        }
+        self._since_write = dict.fromkeys(self._alfen_units, validity_s)
+        self._charger_kwh = dict.fromkeys(self._alfen_units, 0.0)
+        self._import_kwh = import_kwh
+        self._export_kwh = 0.0
+        self._grid_currents: dict[str, float] = {}
+        self._grid_power_w = 0.0
+        self._history: list[SiteSample] = []
+        self.meter = ModbusSimServer(port=meter_port)
+        self.station: _AlfenStation | None = None
+        if self._alfen_units:
+            self.station = _AlfenStation(charger_port)
+            for unit in self._alfen_units.values():
+                self.station.set_fields(
+                    unit, (ALFEN.setpoint,), {ALFEN.setpoint.key: safe_current_a}
+                )
+        self._publish(start_s, 0.0)
+
+    @property
+    def cars(self) -> Mapping[str, Car]:
+        """The car on each charger, to plug, unplug or inspect between steps."""
+        return MappingProxyType(self._cars)
+
+    @property
+    def alfen_units(self) -> Mapping[str, int]:
+        """Modbus unit id of each Alfen socket, by charger name."""
+        return MappingProxyType(self._alfen_units)
+
+    @property
+    def meter_port(self) -> int:
+        """Port of the grid meter (an SDM630 at ``grid_unit_id``)."""
+        return self.meter.port
+
+    @property
+    def charger_port(self) -> int:
+        """Port of the Alfen station; a site without Alfen sockets has none."""
+        if self.station is None:
+            raise RuntimeError("this site has no Alfen sockets")
+        return self.station.port
+
+    @property
+    def history(self) -> Sequence[SiteSample]:
+        """One sample per ``step``, oldest first."""
+        return tuple(self._history)
+
+    async def start(self) -> None:
+        """Serve the meter and the charger station on 127.0.0.1."""
+        await self.meter.start()
+        if self.station is not None:
+            await self.station.start()
+
+    async def stop(self) -> None:
+        """Stop serving; the state is kept and a restart serves it again."""
+        await self.meter.stop()
+        if self.station is not None:
+            await self.station.stop()
+
+    def step(
+        self, seconds_of_day: float, dt_s: float, setpoints: Mapping[str, float]
+    ) -> SiteSample:
+        """Run one control cycle of ``dt_s`` seconds ending at ``seconds_of_day``.
+
+        ``setpoints`` holds the current of every charger that is not an Alfen
+        socket, e.g. as read from the Home Assistant number entities.
+        """
+        if dt_s < 0:
+            raise ValueError("dt_s must not be negative")
+        driven = set(self._cars) - set(self._alfen_units)
+        if set(setpoints) != driven:
+            raise ValueError(
+                f"setpoints must cover exactly {sorted(driven)}, got {sorted(setpoints)}"
+            )
+        applied = {**setpoints, **self._alfen_setpoints(dt_s)}
+        for name, car in self._cars.items():
+            car.step(applied[name], dt_s, self._voltage_v)
+        self._publish(seconds_of_day, dt_s)
+        sample = SiteSample(
+            time_s=seconds_of_day,
+            dt_s=dt_s,
+            currents_a=MappingProxyType(dict(self._grid_currents)),
+            power_w=self._grid_power_w,
+            setpoints_a=MappingProxyType(applied),
+            draws_a=MappingProxyType({n: c.draw_a for n, c in self._cars.items()}),
+        )
+        self._history.append(sample)
+        return sample
+
+    def grid_phase_currents(self) -> dict[str, float]:
+        """Current per phase the grid meter shows now, in A."""
+        return dict(self._grid_currents)
+
+    def grid_power_w(self) -> float:
+        """Net import the grid meter shows now, in W."""
+        return self._grid_power_w
+
+    def longest_run_above(
+        self, *, phase_a: float = math.inf, power_w: float = math.inf
+    ) -> int:
+        """Most consecutive steps with a grid phase above ``phase_a`` or import above ``power_w``.
+
+        A balancer may overshoot for one control cycle after the load jumps;
+        more than that is a bug, so tests assert this is at most 1.
+        """
+        longest = run = 0
+        for sample in self._history:
+            over = max(sample.currents_a.values()) > phase_a or sample.power_w > power_w
+            run = run + 1 if over else 0
+            longest = max(longest, run)
+        return longest
+
+    def _alfen_setpoints(self, dt_s: float) -> dict[str, float]:
+        """Each socket's setpoint after this cycle's writes, with the watchdog applied."""
+        if self.station is None:
+            return {}
+        applied: dict[str, float] = {}
+        for name, unit in self._alfen_units.items():
+            if unit in self.station.written:
+                self._since_write[name] = 0.0
+            else:
+                self._since_write[name] += dt_s
+            words = self.station.get_registers(
+                unit, ALFEN.setpoint.function, ALFEN.setpoint.address, 2
+            )
+            applied[name] = (
+                decode_value(ALFEN.setpoint, words)
+                if self._remaining_s(name)
+                else self._safe_current_a
+            )
+        self.station.written.clear()
+        return applied
+
+    def _remaining_s(self, name: str) -> float:
+        """Seconds before the socket's watchdog drops to the safe current."""
+        return max(0.0, self._validity_s - self._since_write[name])
+
+    def _building(
+        self, seconds_of_day: float
+    ) -> tuple[dict[str, float], dict[str, float], float]:
+        """Building power and voltage per phase, and the grid frequency."""
+        if isinstance(self._load, BuildingLoad):
+            values = self._load.meter_values(seconds_of_day)
+            return (
+                {p: values[phase_key("power", p)] for p in PHASES},
+                {p: values[phase_key("voltage", p)] for p in PHASES},
+                values[FREQUENCY],
+            )
+        power = dict(zip(PHASES, self._load(seconds_of_day), strict=True))
+        return power, dict.fromkeys(PHASES, self._voltage_v), 50.0
+
+    def _publish(self, seconds_of_day: float, dt_s: float) -> None:
+        """Serve grid and socket readings for the cars' present draw."""
+        building, voltages, frequency = self._building(seconds_of_day)
+        currents = {name: car.phase_currents() for name, car in self._cars.items()}
+        grid: dict[str, float] = {FREQUENCY: frequency}
+        for p in PHASES:
+            power = building[p] + sum(c[p] for c in currents.values()) * voltages[p]
+            grid[phase_key("voltage", p)] = voltages[p]
+            grid[phase_key("power", p)] = power
+            grid[phase_key("current", p)] = abs(power) / voltages[p]
+        self._grid_power_w = sum(grid[phase_key("power", p)] for p in PHASES)
+        self._grid_currents = {p: grid[phase_key("current", p)] for p in PHASES}
+        self._import_kwh += max(0.0, self._grid_power_w) * dt_s / 3_600_000.0
+        self._export_kwh += max(0.0, -self._grid_power_w) * dt_s / 3_600_000.0
+        grid |= {
+            POWER: self._grid_power_w,
+            IMPORT_KWH: self._import_kwh,
+            EXPORT_KWH: self._export_kwh,
+        }
+        self.meter.set_meter(self._grid_unit_id, SDM630, grid)
+        if self.station is None:
+            return
+        for name, unit in self._alfen_units.items():
+            socket = currents[name]
+            power = sum(socket[p] * voltages[p] for p in PHASES)
+            self._charger_kwh[name] += power * dt_s / 3_600_000.0
+            remaining = self._remaining_s(name)
+            self.station.set_meter(
+                unit,
+                ALFEN,
+                {
+                    **{phase_key("current", p): socket[p] for p in PHASES},
+                    POWER: power,
+                    ENERGY_KWH: self._charger_kwh[name],
+                    VALID_TIME_S: math.ceil(remaining),
+                    SAFE_CURRENT_A: self._safe_current_a,
+                    SETPOINT_ACCOUNTED: 1 if remaining else 0,
+                    profiles.PHASES: 3,  # the key, not the phase names
+                },
+            )
