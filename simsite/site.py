@@ -9,6 +9,7 @@ on the wall clock.
 """
 
 import math
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -140,8 +141,12 @@ class SimulatedSite:
         import_kwh: float = 0.0,
         meter_port: int = 0,
         charger_port: int = 0,
+        history_len: int | None = None,
     ) -> None:
-        """Build the site and serve its state at ``start_s`` (seconds of the day)."""
+        """Build the site and serve its state at ``start_s`` (seconds of the day).
+
+        ``history_len`` bounds the kept samples for long runs such as the demo.
+        """
         if not 0 <= alfen_sockets <= min(MAX_ALFEN_SOCKETS, len(cars)):
             raise ValueError(
                 f"alfen_sockets must be 0..{MAX_ALFEN_SOCKETS} and at most one per car"
@@ -163,7 +168,7 @@ class SimulatedSite:
         self._export_kwh = 0.0
         self._grid_currents: dict[str, float] = {}
         self._grid_power_w = 0.0
-        self._history: list[SiteSample] = []
+        self._history: deque[SiteSample] = deque(maxlen=history_len)
         self.meter = ModbusSimServer(port=meter_port)
         self.station: _AlfenStation | None = None
         if self._alfen_units:
@@ -198,7 +203,7 @@ class SimulatedSite:
 
     @property
     def history(self) -> Sequence[SiteSample]:
-        """One sample per ``step``, oldest first."""
+        """One sample per ``step``, oldest first (the last ``history_len``)."""
         return tuple(self._history)
 
     async def start(self) -> None:
@@ -277,7 +282,10 @@ class SimulatedSite:
             else:
                 self._since_write[name] += dt_s
             words = self.station.get_registers(
-                unit, ALFEN.setpoint.function, ALFEN.setpoint.address, 2
+                unit,
+                ALFEN.setpoint.function,
+                ALFEN.setpoint.address,
+                ALFEN.setpoint.count,
             )
             applied[name] = (
                 decode_value(ALFEN.setpoint, words)

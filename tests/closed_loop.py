@@ -101,11 +101,16 @@ class Loop:
         return self.time_s
 
     def setpoints(self) -> dict[str, float]:
+        """What each entity charger is set to; one that is unavailable keeps its last."""
+        last = self.site.history[-1].setpoints_a if self.site.history else {}
         values = {}
         for name, slug in self.entity_chargers.items():
             state = self.hass.states.get(f"number.{slug}_max_current")
             assert state is not None
-            values[name] = float(state.state)
+            try:
+                values[name] = float(state.state)
+            except ValueError:
+                values[name] = last.get(name, 0.0)
         return values
 
     async def cycle(self, count: int = 1) -> None:

@@ -1,12 +1,19 @@
 """Closed loop: the real integration keeps a simulated site under its limits."""
 
-import pytest
-from homeassistant.core import HomeAssistant
+import asyncio
 
+import pytest
+from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
+
+from custom_components.stekker.const import DOMAIN
+from custom_components.stekker.meter import DATA_HUB
+from custom_components.stekker.modbus.transport import ModbusHub
 from simsite.cars import Car
 from simsite.site import SimulatedSite
 
-from .closed_loop import alfen_charger, entity_charger, start_loop
+from .closed_loop import Loop, alfen_charger, entity_charger, start_loop
 
 FUSE_A = 40.0
 GTV_KW = 27.0
@@ -83,3 +90,318 @@ async def test_overload_step_is_corrected_within_two_cycles(
         after.setpoints_a["Wallbox"], abs=1.0
     )
     await hass.config_entries.async_unload(loop.entry.entry_id)
+
+
+async def run_overload_two_chargers(hass: HomeAssistant) -> int:
+    """Building jumps with an Alfen socket and a number-entity charger at 16 A."""
+    load = StepLoad(1150.0, 4600.0, 12 * 3600.0 + 60)
+    site = SimulatedSite(
+        load,
+        {"Alfen": Car("Alfen car"), "Wallbox": Car("Wallbox car", lag_cycles=2)},
+        alfen_sockets=1,
+        start_s=12 * 3600.0,
+    )
+    await site.start()
+    try:
+        loop = await start_loop(
+            hass,
+            site,
+            {
+                "Alfen": alfen_charger(site.charger_port, 1),
+                "Wallbox": entity_charger("Wallbox"),
+            },
+            site_data=SITE,
+            options=FAST,
+        )
+        await loop.cycle(75)
+        await hass.config_entries.async_unload(loop.entry.entry_id)
+    finally:
+        await site.stop()
+    return over_limit_run(site)
+
+
+SIX = {f"Car {i}": ("l1", "l2", "l3")[i % 3] for i in range(6)}
+
+
+def six_one_phase_site(load: StepLoad, **car: float) -> SimulatedSite:
+    return SimulatedSite(
+        load,
+        {name: Car(name, phases=1, phase=phase, **car) for name, phase in SIX.items()},  # type: ignore[arg-type]
+        start_s=12 * 3600.0,
+    )
+
+
+def six_chargers() -> dict[str, dict[str, object]]:
+    return {
+        name: entity_charger(name, phases=1, phase=phase) for name, phase in SIX.items()
+    }
+
+
+async def run_overload_one_phase(hass: HomeAssistant) -> int:
+    """Six single-phase cars; L1's building load jumps by 15 A."""
+
+    class L1Step(StepLoad):
+        def __call__(self, seconds: float) -> tuple[float, float, float]:
+            return (super().__call__(seconds)[0], self.low, self.low)
+
+    site = six_one_phase_site(L1Step(1150.0, 4600.0, 12 * 3600.0 + 60))
+    await site.start()
+    try:
+        loop = await start_loop(
+            hass, site, six_chargers(), site_data=SITE, options=FAST
+        )
+        await loop.cycle(80)
+        await hass.config_entries.async_unload(loop.entry.entry_id)
+    finally:
+        await site.stop()
+    return over_limit_run(site)
+
+
+async def test_overload_two_chargers_corrected_within_two_cycles(
+    hass: HomeAssistant,
+) -> None:
+    assert 1 <= await run_overload_two_chargers(hass) <= 2
+
+
+async def test_overload_one_phase_corrected_within_two_cycles(
+    hass: HomeAssistant,
+) -> None:
+    assert 1 <= await run_overload_one_phase(hass) <= 2
+
+
+async def test_six_single_phase_chargers_share_fairly_and_take_turns(
+    hass: HomeAssistant,
+) -> None:
+    """Room for one 6 A car per phase only: the two cars of each phase take turns."""
+    site = six_one_phase_site(StepLoad(6900.0, 6900.0, 0.0), battery_kwh=500.0)
+    await site.start()
+    try:
+        loop = await start_loop(
+            hass,
+            site,
+            six_chargers(),
+            site_data=SITE,
+            options={**FAST, "rotation_s": 60.0},
+        )
+        await loop.cycle(400)
+        assert over_limit_run(site) == 0
+        charged = {
+            name: sum(1 for s in site.history if s.setpoints_a[name] >= 6.0)
+            for name in SIX
+        }
+        # Every car charged for a fair part of the time: nobody starves.
+        assert min(charged.values()) >= 100, charged
+        states = {
+            hass.states.get(
+                f"sensor.{name.lower().replace(' ', '_')}_balancing_state"
+            ).state
+            for name in SIX
+        }
+        assert "waiting_for_turn" in states
+        await hass.config_entries.async_unload(loop.entry.entry_id)
+    finally:
+        await site.stop()
+
+
+async def test_plenty_of_room_is_shared_equally(hass: HomeAssistant) -> None:
+    site = six_one_phase_site(StepLoad(1150.0, 1150.0, 0.0), max_a=32.0)
+    await site.start()
+    try:
+        loop = await start_loop(
+            hass,
+            site,
+            {n: {**d, "max_a": 32.0} for n, d in six_chargers().items()},
+            site_data=SITE,
+            options=FAST,
+        )
+        await loop.cycle(60)
+        last = site.history[-1].setpoints_a
+        # 40 A fuse - 5 A building - 0.7 A margin per phase, two cars a phase.
+        for name in SIX:
+            assert 15.0 <= last[name] <= 17.2, last
+        assert over_limit_run(site) == 0
+        await hass.config_entries.async_unload(loop.entry.entry_id)
+    finally:
+        await site.stop()
+
+
+async def test_full_car_gives_its_share_back(hass: HomeAssistant) -> None:
+    site = SimulatedSite(
+        StepLoad(4600.0, 4600.0, 0.0),
+        {"A": Car("full", soc=1.0, target_soc=1.0), "B": Car("hungry")},
+        start_s=12 * 3600.0,
+    )
+    await site.start()
+    try:
+        loop = await start_loop(
+            hass,
+            site,
+            {"A": entity_charger("A"), "B": entity_charger("B")},
+            site_data=SITE,
+            options=FAST,
+        )
+        await loop.cycle(60)
+        last = site.history[-1].setpoints_a
+        # 40 - 20 - 0.7 A: without the full car's share B would get half.
+        assert last["B"] >= 12.0
+        assert last["A"] <= 8.0
+        await hass.config_entries.async_unload(loop.entry.entry_id)
+    finally:
+        await site.stop()
+
+
+async def test_meter_dropout_fail_safe_and_recovery(hass: HomeAssistant) -> None:
+    hass.data[DATA_HUB] = ModbusHub(timeout=0.5, backoff_initial=0.01, backoff_max=0.05)
+    site = SimulatedSite(
+        StepLoad(1150.0, 1150.0, 0.0),
+        {"A": Car("a"), "B": Car("b")},
+        start_s=12 * 3600.0,
+    )
+    await site.start()
+    try:
+        loop = await start_loop(
+            hass,
+            site,
+            {"A": entity_charger("A"), "B": entity_charger("B", fail_safe_a=0.0)},
+            site_data=SITE,
+            options=FAST,
+        )
+        await loop.cycle(30)
+        assert site.history[-1].setpoints_a["A"] == 16.0
+        await site.meter.stop()
+        await loop.cycle(2)
+        # A reading or two missing: hold.
+        assert site.history[-1].setpoints_a["A"] == 16.0
+        assert not ir.async_get(hass).async_get_issue(
+            DOMAIN, f"{loop.entry.entry_id}_meter_stale"
+        )
+        await loop.cycle(3)
+        last = site.history[-1].setpoints_a
+        assert last == {"A": 6.0, "B": 0.0}
+        assert ir.async_get(hass).async_get_issue(
+            DOMAIN, f"{loop.entry.entry_id}_meter_stale"
+        )
+        assert hass.states.get("binary_sensor.office_balancing_problem").state == "on"
+        assert hass.states.get("sensor.a_balancing_state").state == "fail_safe"
+        await site.meter.start()
+        for _ in range(30):
+            await asyncio.sleep(0.02)
+            await loop.cycle()
+        assert not ir.async_get(hass).async_get_issue(
+            DOMAIN, f"{loop.entry.entry_id}_meter_stale"
+        )
+        assert hass.states.get("binary_sensor.office_balancing_problem").state == "off"
+        assert site.history[-1].setpoints_a["A"] > 6.0
+        await hass.config_entries.async_unload(loop.entry.entry_id)
+    finally:
+        await site.stop()
+
+
+async def test_unavailable_charger_counts_at_its_maximum(hass: HomeAssistant) -> None:
+    site = SimulatedSite(
+        StepLoad(2300.0, 2300.0, 0.0),
+        {"A": Car("a"), "B": Car("b")},
+        start_s=12 * 3600.0,
+    )
+    await site.start()
+    try:
+        loop = await start_loop(
+            hass,
+            site,
+            {"A": entity_charger("A"), "B": entity_charger("B")},
+            site_data=SITE,
+            options=FAST,
+        )
+        await loop.cycle(30)
+        hass.states.async_set("number.a_max_current", STATE_UNAVAILABLE)
+        await loop.cycle(20)
+        # 40 - 10 - 0.7 A minus A's 16 A reserved leaves B 13 A at most.
+        assert site.history[-1].setpoints_a["B"] <= 13.3
+        issue = ir.async_get(hass).async_get_issue(
+            DOMAIN, f"{loop.entry.entry_id}_charger_unavailable_{charger_id(loop, 'A')}"
+        )
+        assert issue is not None
+        assert issue.translation_placeholders == {"charger": "A"}
+        assert hass.states.get("sensor.a_balancing_state").state == "unavailable"
+        assert over_limit_run(site) == 0
+        await hass.config_entries.async_unload(loop.entry.entry_id)
+    finally:
+        await site.stop()
+
+
+def charger_id(loop: Loop, title: str) -> str:
+    return next(
+        s.subentry_id for s in loop.entry.subentries.values() if s.title == title
+    )
+
+
+async def test_restart_keeps_cars_charging(hass: HomeAssistant) -> None:
+    site = SimulatedSite(
+        StepLoad(1150.0, 1150.0, 0.0),
+        {"Alfen": Car("a")},
+        alfen_sockets=1,
+        start_s=12 * 3600.0,
+    )
+    await site.start()
+    try:
+        loop = await start_loop(
+            hass,
+            site,
+            {"Alfen": alfen_charger(site.charger_port, 1)},
+            site_data=SITE,
+            options=FAST,
+        )
+        await loop.cycle(30)
+        assert site.history[-1].setpoints_a["Alfen"] == 16.0
+        assert await hass.config_entries.async_reload(loop.entry.entry_id)
+        await hass.async_block_till_done()
+        loop.entry.runtime_data.balancer.clock = loop.now
+        await loop.cycle(3)
+        # The new balancer starts from what the charger has, not from a pause.
+        assert all(s.setpoints_a["Alfen"] == 16.0 for s in site.history[-3:])
+        await hass.config_entries.async_unload(loop.entry.entry_id)
+    finally:
+        await site.stop()
+
+
+async def test_balancing_switch_and_max_current_override(hass: HomeAssistant) -> None:
+    site = SimulatedSite(
+        StepLoad(1150.0, 1150.0, 0.0),
+        {"A": Car("a"), "B": Car("b")},
+        start_s=12 * 3600.0,
+    )
+    await site.start()
+    try:
+        loop = await start_loop(
+            hass,
+            site,
+            {"A": entity_charger("A"), "B": entity_charger("B")},
+            site_data=SITE,
+            options=FAST,
+        )
+        await loop.cycle(20)
+        await hass.services.async_call(
+            "number",
+            "set_value",
+            {"entity_id": "number.a_maximum_current", "value": 10},
+            blocking=True,
+        )
+        await loop.cycle(5)
+        assert site.history[-1].setpoints_a["A"] == 10.0
+        await hass.services.async_call(
+            "switch", "turn_off", {"entity_id": "switch.b_balancing"}, blocking=True
+        )
+        await loop.cycle(5)
+        assert hass.states.get("sensor.b_balancing_state").state == "disabled"
+        assert hass.states.get("switch.b_balancing").state == "off"
+        await hass.services.async_call(
+            "switch", "turn_on", {"entity_id": "switch.b_balancing"}, blocking=True
+        )
+        await loop.cycle(2)
+        assert hass.states.get("switch.b_balancing").state == "on"
+        assert (
+            float(hass.states.get("sensor.office_allocated_charging_power").state) > 0
+        )
+        await hass.config_entries.async_unload(loop.entry.entry_id)
+    finally:
+        await site.stop()

@@ -28,7 +28,7 @@ from .const import (
     DOMAIN,
     LOGGER,
 )
-from .coordinator import HeadroomCoordinator, StekkerConfigEntry, poll_interval
+from .coordinator import HeadroomCoordinator, StekkerConfigEntry
 from .engine.allocator import (
     AllocatorConfig,
     AllocatorMemory,
@@ -119,12 +119,10 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
             min_write_interval_s=float(options[CONF_MIN_WRITE_INTERVAL_S]),
             rotation_s=float(options[CONF_ROTATION_S]),
         )
-        self.stale_after_s = (
-            int(options[CONF_STALE_CYCLES]) * poll_interval(entry).total_seconds()
-        )
+        self.stale_cycles = int(options[CONF_STALE_CYCLES])
         self.memory = AllocatorMemory()
-        self.last_good: float | None = None
-        self.explain: dict[str, str] = {}
+        self.had_data = False
+        self.bad_cycles = 0
         self._running: asyncio.Task[None] | None = None
         self._again = False
 
@@ -162,9 +160,13 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
         self.headroom.async_recompute()
         headroom = self.headroom.data if self.headroom.last_update_success else None
         if headroom is not None:
-            self.last_good = now
+            self.bad_cycles = 0
+            self.had_data = True
+        else:
+            self.bad_cycles += 1
         if headroom is None:
-            stale = self.last_good is None or now - self.last_good > self.stale_after_s
+            # Never had data, or none for more than N cycles: no guessing.
+            stale = not self.had_data or self.bad_cycles > self.stale_cycles
             targets = self._fail_safe() if stale else self._hold()
             self._set_issue("meter_stale", stale, {"site": self.config_entry.title})
             fail_safe = stale

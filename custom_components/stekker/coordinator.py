@@ -65,6 +65,26 @@ class MeterCoordinator(DataUpdateCoordinator[MeterReading]):
         self.role = MeterRole(subentry.data[CONF_ROLE])
 
     @override
+    async def _async_refresh(
+        self,
+        log_failures: bool = True,
+        raise_on_auth_failed: bool = False,
+        scheduled: bool = False,
+        raise_on_entry_error: bool = False,
+    ) -> None:
+        """Tell listeners about every failed poll too, not only the first.
+
+        The balancer counts failed control cycles to decide when data is stale;
+        the base class stays silent after the first of several failures in a row.
+        """
+        previous = self.last_update_success
+        await super()._async_refresh(
+            log_failures, raise_on_auth_failed, scheduled, raise_on_entry_error
+        )
+        if not previous and not self.last_update_success:
+            self.async_update_listeners()
+
+    @override
     async def _async_update_data(self) -> MeterReading:
         try:
             return await read_checked(self.source, self.site)

@@ -1,0 +1,219 @@
+"""Adding a charger: through a number entity or natively over Modbus, read before saving."""
+
+from typing import Any
+
+import pytest
+from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+
+from custom_components.stekker.const import SUBENTRY_CHARGER
+from simsite.cars import Car
+from simsite.site import SimulatedSite
+
+from .closed_loop import template_numbers
+from .conftest import site_entry
+
+LIMITS = {
+    "phases": "3",
+    "phase": "l1",
+    "min_a": 6,
+    "max_a": 16,
+    "priority": 0,
+    "fail_safe_a": 6,
+}
+
+
+async def open_flow(hass: HomeAssistant, entry_id: str, driver: str) -> str:
+    result = await hass.config_entries.subentries.async_init(
+        (entry_id, SUBENTRY_CHARGER), context={"source": SOURCE_USER}
+    )
+    assert result["type"] is FlowResultType.MENU
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"next_step_id": driver}
+    )
+    assert result["step_id"] == driver
+    flow_id: str = result["flow_id"]
+    return flow_id
+
+
+async def test_entity_charger(hass: HomeAssistant) -> None:
+    entry = site_entry()
+    entry.add_to_hass(hass)
+    await template_numbers(hass, ["ocpp"])
+    hass.states.async_set("sensor.ocpp_power", "4140", {"unit_of_measurement": "W"})
+    flow_id = await open_flow(hass, entry.entry_id, "entity")
+    result = await hass.config_entries.subentries.async_configure(
+        flow_id,
+        {
+            "name": "Carport",
+            "number_entity": "number.ocpp_max_current",
+            "power_entity": "sensor.ocpp_power",
+            **LIMITS,
+        },
+    )
+    assert result["type"] is FlowResultType.MENU
+    assert result["step_id"] == "verify"
+    assert result["description_placeholders"] == {
+        "setpoint": "0.0",
+        "currents": "L1 6.0 A, L2 6.0 A, L3 6.0 A",
+    }
+    result = await hass.config_entries.subentries.async_configure(
+        flow_id, {"next_step_id": "save"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    (charger,) = entry.get_subentries_of_type(SUBENTRY_CHARGER)
+    assert charger.title == "Carport"
+    assert charger.data["phases"] == 3
+    assert charger.data["min_a"] == 6.0
+    assert charger.data["driver"] == "entity"
+    await hass.async_block_till_done()
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_alfen_charger_and_going_back(hass: HomeAssistant) -> None:
+    site = SimulatedSite(
+        lambda _: (0.0, 0.0, 0.0), {"Alfen": Car("car")}, alfen_sockets=1
+    )
+    await site.start()
+    try:
+        site.step(1.0, 1.0, {})
+        entry = site_entry()
+        entry.add_to_hass(hass)
+        flow_id = await open_flow(hass, entry.entry_id, "modbus")
+        result = await hass.config_entries.subentries.async_configure(
+            flow_id,
+            {
+                "name": "Eve socket 1",
+                "host": "127.0.0.1",
+                "port": site.charger_port,
+                "unit_id": 1,
+                "profile": "alfen_eve",
+                **LIMITS,
+            },
+        )
+        assert result["step_id"] == "verify"
+        assert result["description_placeholders"]["setpoint"] == "6.0"
+        result = await hass.config_entries.subentries.async_configure(
+            flow_id, {"next_step_id": "user"}
+        )
+        assert result["type"] is FlowResultType.MENU
+        assert entry.subentries == {}
+    finally:
+        await site.stop()
+
+
+@pytest.mark.parametrize(
+    ("limits", "errors"),
+    [
+        ({"min_a": 5}, {"min_a": "min_below_6"}),
+        ({"max_a": 5, "fail_safe_a": 0}, {"max_a": "max_below_min"}),
+        ({"fail_safe_a": 3}, {"fail_safe_a": "fail_safe_invalid"}),
+        ({"fail_safe_a": 20}, {"fail_safe_a": "fail_safe_invalid"}),
+    ],
+)
+async def test_limit_errors(
+    hass: HomeAssistant, limits: dict[str, Any], errors: dict[str, str]
+) -> None:
+    entry = site_entry()
+    entry.add_to_hass(hass)
+    await template_numbers(hass, ["ocpp"])
+    flow_id = await open_flow(hass, entry.entry_id, "entity")
+    result = await hass.config_entries.subentries.async_configure(
+        flow_id,
+        {
+            "name": "Carport",
+            "number_entity": "number.ocpp_max_current",
+            **LIMITS,
+            **limits,
+        },
+    )
+    assert result["errors"] == errors
+    assert entry.subentries == {}
+
+
+@pytest.mark.parametrize(
+    ("state", "attributes", "error"),
+    [
+        (None, {}, "charger_unavailable"),
+        ("unavailable", {"unit_of_measurement": "A"}, "charger_unavailable"),
+        ("16", {"unit_of_measurement": "%"}, "number_unit"),
+        ("fast", {"unit_of_measurement": "A"}, "charger_unavailable"),
+    ],
+)
+async def test_number_entity_errors(
+    hass: HomeAssistant, state: str | None, attributes: dict[str, str], error: str
+) -> None:
+    entry = site_entry()
+    entry.add_to_hass(hass)
+    if state is not None:
+        hass.states.async_set("number.wallbox", state, attributes)
+    flow_id = await open_flow(hass, entry.entry_id, "entity")
+    result = await hass.config_entries.subentries.async_configure(
+        flow_id, {"name": "Wallbox", "number_entity": "number.wallbox", **LIMITS}
+    )
+    assert result["errors"] == {"base": error}
+    assert entry.subentries == {}
+
+
+async def test_unreachable_modbus_charger(hass: HomeAssistant) -> None:
+    site = SimulatedSite(
+        lambda _: (0.0, 0.0, 0.0), {"Alfen": Car("car")}, alfen_sockets=1
+    )
+    await site.start()
+    port = site.charger_port
+    await site.stop()
+    entry = site_entry()
+    entry.add_to_hass(hass)
+    flow_id = await open_flow(hass, entry.entry_id, "modbus")
+    result = await hass.config_entries.subentries.async_configure(
+        flow_id,
+        {
+            "name": "Eve",
+            "host": "127.0.0.1",
+            "port": port,
+            "unit_id": 1,
+            "profile": "alfen_eve",
+            **LIMITS,
+        },
+    )
+    assert result["errors"] == {"base": "charger_unreachable"}
+    assert entry.subentries == {}
+
+
+async def test_reconfigure_charger_limits(hass: HomeAssistant) -> None:
+    entry = site_entry()
+    entry.add_to_hass(hass)
+    await template_numbers(hass, ["ocpp"])
+    flow_id = await open_flow(hass, entry.entry_id, "entity")
+    await hass.config_entries.subentries.async_configure(
+        flow_id,
+        {"name": "Carport", "number_entity": "number.ocpp_max_current", **LIMITS},
+    )
+    await hass.config_entries.subentries.async_configure(
+        flow_id, {"next_step_id": "save"}
+    )
+    await hass.async_block_till_done()
+    (charger,) = entry.get_subentries_of_type(SUBENTRY_CHARGER)
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, SUBENTRY_CHARGER),
+        context={"source": SOURCE_RECONFIGURE, "subentry_id": charger.subentry_id},
+    )
+    assert result["step_id"] == "reconfigure"
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {**LIMITS, "max_a": 4, "fail_safe_a": 0}
+    )
+    assert result["errors"] == {"max_a": "max_below_min"}
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"],
+        {**LIMITS, "phases": "1", "phase": "l2", "max_a": 32, "priority": 2},
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    charger = entry.subentries[charger.subentry_id]
+    assert charger.data["phases"] == 1
+    assert charger.data["phase"] == "l2"
+    assert charger.data["max_a"] == 32.0
+    assert charger.data["number_entity"] == "number.ocpp_max_current"
+    await hass.async_block_till_done()
+    await hass.config_entries.async_unload(entry.entry_id)
