@@ -23,6 +23,8 @@ CONFIG = DEMO / "config"
 HA_URL = "http://127.0.0.1:8123"
 CLIENT_ID = f"{HA_URL}/"
 METER_PORT = 15020
+CHARGER_PORT = 15021
+CHARGERS = (("Carport left", 1), ("Carport right", 2))
 USER = {"name": "Demo", "username": "demo", "password": "stekker-demo"}
 SITE = {
     "name": "Demo office",
@@ -189,6 +191,38 @@ def ensure_site(token: str) -> None:
     if flow.get("type") != "create_entry":
         raise SystemExit(f"config flow did not create the site: {flow}")
     log(f"site '{flow['title']}' configured")
+    for name, unit_id in CHARGERS:
+        add_charger(token, flow["result"]["entry_id"], name, unit_id)
+
+
+def add_charger(token: str, entry_id: str, name: str, unit_id: int) -> None:
+    """Add an Alfen socket through the real charger subentry flow."""
+    base = "/api/config/config_entries/subentries/flow"
+    flow = request("POST", base, {"handler": [entry_id, "charger"]}, token)
+    answers: list[dict[str, Any]] = [
+        {"next_step_id": "modbus"},
+        {
+            "name": name,
+            "host": "127.0.0.1",
+            "port": CHARGER_PORT,
+            "unit_id": unit_id,
+            "profile": "alfen_eve",
+            "phases": "3" if unit_id == 1 else "1",
+            "phase": "l1",
+            "min_a": 6,
+            "max_a": 16 if unit_id == 1 else 32,
+            "priority": 0,
+            "fail_safe_a": 6,
+        },
+        {"next_step_id": "save"},
+    ]
+    for answer in answers:
+        flow = request("POST", f"{base}/{flow['flow_id']}", answer, token)
+        if flow.get("errors"):
+            raise SystemExit(f"charger flow for {name} failed: {flow['errors']}")
+    if flow.get("type") != "create_entry":
+        raise SystemExit(f"charger flow did not add {name}: {flow}")
+    log(f"charger '{name}' added")
 
 
 def site_states(token: str) -> list[dict[str, Any]]:
@@ -196,23 +230,41 @@ def site_states(token: str) -> list[dict[str, Any]]:
     return [
         s
         for s in states
-        if s["entity_id"].startswith(("sensor.demo_office", "sensor.grid_meter"))
+        if s["entity_id"].startswith(
+            (
+                "sensor.demo_office",
+                "sensor.grid_meter",
+                "sensor.carport",
+                "binary_sensor.demo",
+            )
+        )
     ]
 
 
+def numeric(states: list[dict[str, Any]], suffix: str) -> int:
+    """How many of the states whose id ends in `suffix` have a number."""
+    count = 0
+    for state in states:
+        if state["entity_id"].endswith(suffix):
+            try:
+                float(state["state"])
+            except ValueError:
+                continue
+            count += 1
+    return count
+
+
 def wait_for_headroom(token: str) -> list[dict[str, Any]]:
+    """Until the headroom is known and the balancer has set every charger."""
     deadline = time.monotonic() + HEADROOM_TIMEOUT
     while time.monotonic() < deadline:
         states = site_states(token)
-        for state in states:
-            if state["entity_id"].endswith("available_charging_power"):
-                try:
-                    float(state["state"])
-                except ValueError:
-                    break
-                return states
+        if numeric(states, "available_charging_power") and numeric(
+            states, "_setpoint"
+        ) == len(CHARGERS):
+            return states
         time.sleep(1.0)
-    raise SystemExit("the site's headroom sensor did not get a numeric state")
+    raise SystemExit("the site's headroom and charger setpoints did not get numbers")
 
 
 def main() -> int:
@@ -245,14 +297,25 @@ def run(
     try:
         children.append(
             subprocess.Popen(
-                [python, "-m", "simsite", "--port", str(METER_PORT)],
+                [
+                    python,
+                    "-m",
+                    "simsite",
+                    "--port",
+                    str(METER_PORT),
+                    "--charger-port",
+                    str(CHARGER_PORT),
+                ],
                 cwd=ROOT,
                 env=env,
                 stdout=sim_log,
                 stderr=subprocess.STDOUT,
             )
         )
-        log(f"simulated SDM630 meter on 127.0.0.1:{METER_PORT}")
+        log(
+            f"simulated SDM630 meter on 127.0.0.1:{METER_PORT}, "
+            f"Alfen sockets on 127.0.0.1:{CHARGER_PORT}"
+        )
         hass = subprocess.Popen(
             [python, "-m", "homeassistant", "-c", str(CONFIG), "--skip-pip"],
             cwd=ROOT,

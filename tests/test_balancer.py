@@ -8,6 +8,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 
 from custom_components.stekker.const import DOMAIN
+from custom_components.stekker.diagnostics import async_get_config_entry_diagnostics
 from custom_components.stekker.meter import DATA_HUB
 from custom_components.stekker.modbus.transport import ModbusHub
 from simsite.cars import Car
@@ -402,6 +403,35 @@ async def test_balancing_switch_and_max_current_override(hass: HomeAssistant) ->
         assert (
             float(hass.states.get("sensor.office_allocated_charging_power").state) > 0
         )
+        await hass.config_entries.async_unload(loop.entry.entry_id)
+    finally:
+        await site.stop()
+
+
+async def test_diagnostics_explain_the_allocation(hass: HomeAssistant) -> None:
+    site = SimulatedSite(
+        StepLoad(1150.0, 1150.0, 0.0),
+        {"Alfen": Car("a")},
+        alfen_sockets=1,
+        start_s=12 * 3600.0,
+    )
+    await site.start()
+    try:
+        loop = await start_loop(
+            hass,
+            site,
+            {"Alfen": alfen_charger(site.charger_port, 1)},
+            site_data=SITE,
+            options=FAST,
+        )
+        await loop.cycle(10)
+        diagnostics = await async_get_config_entry_diagnostics(hass, loop.entry)
+        (charger,) = diagnostics["balancer"]["chargers"]
+        assert charger["config"]["host"] == "**REDACTED**"
+        assert charger["state"] in {"charging", "limited"}
+        assert charger["why"]
+        assert charger["setpoint_a"] > 0
+        assert diagnostics["balancer"]["state"]["fail_safe"] is False
         await hass.config_entries.async_unload(loop.entry.entry_id)
     finally:
         await site.stop()

@@ -41,4 +41,24 @@ async def async_get_config_entry_diagnostics(
             }
             for meter in runtime.meters.values()
         ],
+        "balancer": {
+            "state": asdict(runtime.balancer.data) if runtime.balancer.data else None,
+            "bad_cycles": runtime.balancer.bad_cycles,
+            "chargers": [
+                {
+                    "title": charger.name,
+                    "config": async_redact_data(
+                        dict(entry.subentries[charger_id].data), TO_REDACT
+                    ),
+                    "state": charger.state,
+                    "why": charger.why,
+                    "setpoint_a": charger.setpoint_a,
+                    "enabled": charger.enabled,
+                    "max_override_a": charger.max_override_a,
+                    "reading": asdict(charger.reading) if charger.reading else None,
+                    "error": str(charger.error) if charger.error else None,
+                }
+                for charger_id, charger in runtime.balancer.chargers.items()
+            ],
+        },
     }

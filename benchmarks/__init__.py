@@ -1,0 +1,1 @@
+"""Benchmarks: figures for scripts/bench, never pass/fail on time."""
