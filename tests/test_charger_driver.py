@@ -1,0 +1,117 @@
+"""Charger drivers against real HA entities and a real Alfen server."""
+
+import pytest
+from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
+
+from custom_components.stekker.charger_driver import (
+    ChargerError,
+    EntityChargerDriver,
+    ModbusChargerDriver,
+)
+from custom_components.stekker.engine.charger import ChargerSpec
+from custom_components.stekker.modbus.profiles import CHARGER_PROFILES
+from custom_components.stekker.modbus.transport import Endpoint, ModbusHub
+from simsite.cars import Car
+from simsite.site import SimulatedSite
+
+THREE = ChargerSpec(id="c", phases=3)
+
+
+async def watt_number(hass: HomeAssistant) -> None:
+    """A charger whose limit is a power in W, like some wallbox integrations."""
+    assert await async_setup_component(
+        hass,
+        "template",
+        {
+            "template": [
+                {
+                    "number": [
+                        {
+                            "name": "Wallbox power limit",
+                            "unit_of_measurement": "W",
+                            "min": 0,
+                            "max": 22000,
+                            "step": 10,
+                            "optimistic": True,
+                            "state": "{{ 0 }}",
+                            "set_value": [{"delay": 0}],
+                        }
+                    ]
+                }
+            ]
+        },
+    )
+    await hass.async_block_till_done()
+
+
+async def test_power_entity_is_written_in_watts(hass: HomeAssistant) -> None:
+    await watt_number(hass)
+    driver = EntityChargerDriver(
+        hass,
+        THREE,
+        230.0,
+        "number.wallbox_power_limit",
+        "sensor.wb_power",
+        "binary_sensor.wb_plug",
+    )
+    await driver.async_start()
+    await driver.write(10.0)
+    assert hass.states.get("number.wallbox_power_limit").state == "6900.0"
+    await driver.write(10.01)  # 6906.9 W, rounded down to the entity's 10 W step
+    assert hass.states.get("number.wallbox_power_limit").state == "6900.0"
+    await driver.write(40.0)  # clamped at the entity's maximum
+    assert hass.states.get("number.wallbox_power_limit").state == "22000.0"
+    hass.states.async_set("sensor.wb_power", "4.14", {"unit_of_measurement": "kW"})
+    hass.states.async_set("binary_sensor.wb_plug", "on")
+    reading = await driver.read()
+    assert reading.setpoint_a == pytest.approx(22000 / 690)
+    assert reading.measured_a == pytest.approx(6.0)
+    assert reading.connected is True
+    hass.states.async_set(
+        "sensor.wb_power", "unavailable", {"unit_of_measurement": "kW"}
+    )
+    hass.states.async_set("binary_sensor.wb_plug", "unavailable")
+    reading = await driver.read()
+    assert reading.measured_a is None
+    assert reading.connected is None
+    await driver.async_stop()
+
+
+async def test_unavailable_number_cannot_be_written(hass: HomeAssistant) -> None:
+    hass.states.async_set("number.gone", "unavailable", {"unit_of_measurement": "A"})
+    driver = EntityChargerDriver(hass, THREE, 230.0, "number.gone")
+    with pytest.raises(ChargerError) as err:
+        await driver.write(6.0)
+    assert err.value.translation_key == "charger_unavailable"
+
+
+async def test_alfen_write_and_unreachable(hass: HomeAssistant) -> None:
+    site = SimulatedSite(
+        lambda _: (0.0, 0.0, 0.0), {"Alfen": Car("a")}, alfen_sockets=1
+    )
+    await site.start()
+    hub = ModbusHub(timeout=1.0, backoff_initial=0.01, backoff_max=0.02)
+    driver = ModbusChargerDriver(
+        hub,
+        THREE,
+        Endpoint(kind="tcp", host="127.0.0.1", port=site.charger_port),
+        1,
+        CHARGER_PROFILES["alfen_eve"],
+    )
+    await driver.async_start()
+    try:
+        await driver.write(13.5)
+        site.step(1.0, 1.0, {})
+        reading = await driver.read()
+        assert reading.setpoint_a == pytest.approx(13.5)
+        assert reading.measured_a == pytest.approx(13.5)
+        await site.stop()
+        with pytest.raises(ChargerError) as err:
+            await driver.write(6.0)
+        assert err.value.translation_key == "charger_unreachable"
+        with pytest.raises(ChargerError):
+            await driver.read()
+    finally:
+        await driver.async_stop()
+        await site.stop()
