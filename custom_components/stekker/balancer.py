@@ -301,8 +301,8 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
     async def _write(self, charger: Charger, amps: float, now: float) -> None:
         refresh = charger.driver.refresh_s
         due = refresh is not None and now - charger.written_at >= refresh
-        if charger.setpoint_a == amps and not due:
-            return
+        if not charger.enabled or (charger.setpoint_a == amps and not due):
+            return  # switched off: the user drives it, Stekker writes nothing
         async with charger.lock:
             try:
                 await charger.driver.write(amps)
