@@ -61,35 +61,14 @@ from .engine.site import PHASES, MeterRole, Site, site_errors
 from .flow_charger import ChargerSubentryFlow
 from .meter import MeterReadError, meter_source, probe
 from .modbus.profiles import METER_PROFILES
+from .selectors import dropdown, number_box
 from .site_config import site_from
 
-
-def _number(
-    minimum: float, maximum: float, step: float, unit: str | None = None
-) -> selector.NumberSelector:
-    config = selector.NumberSelectorConfig(
-        min=minimum, max=maximum, step=step, mode=selector.NumberSelectorMode.BOX
-    )
-    if unit:
-        config["unit_of_measurement"] = unit
-    return selector.NumberSelector(config)
-
-
-def _select(options: list[str], key: str) -> selector.SelectSelector:
-    return selector.SelectSelector(
-        selector.SelectSelectorConfig(
-            options=options,
-            translation_key=key,
-            mode=selector.SelectSelectorMode.DROPDOWN,
-        )
-    )
-
-
 LIMITS_SCHEMA = {
-    probatio.Required(CONF_GTV_KW): _number(1, 10_000, 0.1, "kW"),
-    probatio.Required(CONF_PHASES, default="3"): _select(["1", "3"], "phases"),
-    probatio.Required(CONF_FUSE_A): _number(6, 4000, 1, "A"),
-    probatio.Required(CONF_VOLTAGE_V, default=DEFAULT_VOLTAGE_V): _number(
+    probatio.Required(CONF_GTV_KW): number_box(1, 10_000, 0.1, "kW"),
+    probatio.Required(CONF_PHASES, default="3"): dropdown(["1", "3"], "phases"),
+    probatio.Required(CONF_FUSE_A): number_box(6, 4000, 1, "A"),
+    probatio.Required(CONF_VOLTAGE_V, default=DEFAULT_VOLTAGE_V): number_box(
         100, 400, 1, "V"
     ),
 }
@@ -97,7 +76,7 @@ SITE_SCHEMA = probatio.Schema(
     {
         probatio.Required(CONF_NAME): selector.TextSelector(),
         **LIMITS_SCHEMA,
-        probatio.Required(CONF_MARGIN_KW, default=DEFAULT_MARGIN_KW): _number(
+        probatio.Required(CONF_MARGIN_KW, default=DEFAULT_MARGIN_KW): number_box(
             0, 1000, 0.1, "kW"
         ),
         probatio.Optional(CONF_EAN): selector.TextSelector(),
@@ -112,21 +91,21 @@ PROFILE_SELECTOR = selector.SelectSelector(
         mode=selector.SelectSelectorMode.DROPDOWN,
     )
 )
-UNIT_ID = {probatio.Required(CONF_UNIT_ID, default=1): _number(0, 255, 1)}
+UNIT_ID = {probatio.Required(CONF_UNIT_ID, default=1): number_box(0, 255, 1)}
 TCP_SCHEMA = {
     probatio.Required(CONF_HOST): selector.TextSelector(),
-    probatio.Required(CONF_PORT, default=502): _number(1, 65535, 1),
+    probatio.Required(CONF_PORT, default=502): number_box(1, 65535, 1),
     **UNIT_ID,
     probatio.Required(CONF_PROFILE, default="sdm630"): PROFILE_SELECTOR,
 }
 SERIAL_SCHEMA = {
     probatio.Required(CONF_SERIAL_PORT): selector.TextSelector(),
-    probatio.Required(CONF_BAUDRATE, default="9600"): _select(
+    probatio.Required(CONF_BAUDRATE, default="9600"): dropdown(
         ["2400", "4800", "9600", "19200", "38400", "57600", "115200"], "baudrate"
     ),
-    probatio.Required(CONF_PARITY, default="N"): _select(["N", "E", "O"], "parity"),
-    probatio.Required(CONF_STOPBITS, default="1"): _select(["1", "2"], "stopbits"),
-    probatio.Required(CONF_BYTESIZE, default="8"): _select(["7", "8"], "bytesize"),
+    probatio.Required(CONF_PARITY, default="N"): dropdown(["N", "E", "O"], "parity"),
+    probatio.Required(CONF_STOPBITS, default="1"): dropdown(["1", "2"], "stopbits"),
+    probatio.Required(CONF_BYTESIZE, default="8"): dropdown(["7", "8"], "bytesize"),
     **UNIT_ID,
     probatio.Required(CONF_PROFILE, default="sdm630"): PROFILE_SELECTOR,
 }
@@ -262,7 +241,7 @@ class MeterSteps(FlowHandler[Any, Any, Any]):
         schema = probatio.Schema(
             {
                 **SOURCE_FIELDS[source],
-                probatio.Required(CONF_ROLE, default=self._roles()[0]): _select(
+                probatio.Required(CONF_ROLE, default=self._roles()[0]): dropdown(
                     self._roles(), "role"
                 ),
             }
@@ -462,15 +441,17 @@ class StekkerOptionsFlow(OptionsFlow):
                 return self.async_create_entry(data=options)
         schema = probatio.Schema(
             {
-                probatio.Required(CONF_POLL_INTERVAL): _number(
+                probatio.Required(CONF_POLL_INTERVAL): number_box(
                     MIN_POLL_INTERVAL, MAX_POLL_INTERVAL, 0.5, "s"
                 ),
-                probatio.Required(CONF_MARGIN_KW): _number(0, 1000, 0.1, "kW"),
-                probatio.Required(CONF_STALE_CYCLES): _number(1, 30, 1),
-                probatio.Required(CONF_RAMP_STEP_A): _number(1, 32, 1, "A"),
-                probatio.Required(CONF_HYSTERESIS_S): _number(0, 600, 1, "s"),
-                probatio.Required(CONF_MIN_WRITE_INTERVAL_S): _number(0, 600, 1, "s"),
-                probatio.Required(CONF_ROTATION_S): _number(60, 7200, 60, "s"),
+                probatio.Required(CONF_MARGIN_KW): number_box(0, 1000, 0.1, "kW"),
+                probatio.Required(CONF_STALE_CYCLES): number_box(1, 30, 1),
+                probatio.Required(CONF_RAMP_STEP_A): number_box(1, 32, 1, "A"),
+                probatio.Required(CONF_HYSTERESIS_S): number_box(0, 600, 1, "s"),
+                probatio.Required(CONF_MIN_WRITE_INTERVAL_S): number_box(
+                    0, 600, 1, "s"
+                ),
+                probatio.Required(CONF_ROTATION_S): number_box(60, 7200, 60, "s"),
             }
         )
         return self.async_show_form(

@@ -29,36 +29,17 @@ from .const import (
 )
 from .engine.site import PHASES
 from .modbus.profiles import CHARGER_PROFILES
-
-
-def _number(
-    minimum: float, maximum: float, unit: str | None = None
-) -> selector.NumberSelector:
-    config = selector.NumberSelectorConfig(
-        min=minimum, max=maximum, step=1, mode=selector.NumberSelectorMode.BOX
-    )
-    if unit:
-        config["unit_of_measurement"] = unit
-    return selector.NumberSelector(config)
-
-
-def _select(options: list[str], key: str) -> selector.SelectSelector:
-    return selector.SelectSelector(
-        selector.SelectSelectorConfig(
-            options=options,
-            translation_key=key,
-            mode=selector.SelectSelectorMode.DROPDOWN,
-        )
-    )
-
+from .selectors import dropdown, number_box
 
 LIMITS: dict[Any, Any] = {
-    probatio.Required(CONF_PHASES, default="3"): _select(["1", "3"], "phases"),
-    probatio.Required(CONF_PHASE, default="l1"): _select(list(PHASES), "phase"),
-    probatio.Required(CONF_MIN_A, default=MIN_CURRENT_A): _number(0, 80, "A"),
-    probatio.Required(CONF_MAX_A, default=16): _number(0, 80, "A"),
-    probatio.Required(CONF_PRIORITY, default=0): _number(0, 10),
-    probatio.Required(CONF_FAIL_SAFE_A, default=MIN_CURRENT_A): _number(0, 80, "A"),
+    probatio.Required(CONF_PHASES, default="3"): dropdown(["1", "3"], "phases"),
+    probatio.Required(CONF_PHASE, default="l1"): dropdown(list(PHASES), "phase"),
+    probatio.Required(CONF_MIN_A, default=MIN_CURRENT_A): number_box(0, 80, unit="A"),
+    probatio.Required(CONF_MAX_A, default=16): number_box(0, 80, unit="A"),
+    probatio.Required(CONF_PRIORITY, default=0): number_box(0, 10),
+    probatio.Required(CONF_FAIL_SAFE_A, default=MIN_CURRENT_A): number_box(
+        0, 80, unit="A"
+    ),
 }
 ENTITY_FIELDS: dict[Any, Any] = {
     probatio.Required(CONF_NAME): selector.TextSelector(),
@@ -77,8 +58,8 @@ ENTITY_FIELDS: dict[Any, Any] = {
 MODBUS_FIELDS: dict[Any, Any] = {
     probatio.Required(CONF_NAME): selector.TextSelector(),
     probatio.Required(CONF_HOST): selector.TextSelector(),
-    probatio.Required(CONF_PORT, default=502): _number(1, 65535),
-    probatio.Required(CONF_UNIT_ID, default=1): _number(1, 255),
+    probatio.Required(CONF_PORT, default=502): number_box(1, 65535),
+    probatio.Required(CONF_UNIT_ID, default=1): number_box(1, 255),
     probatio.Required(CONF_PROFILE, default="alfen_eve"): selector.SelectSelector(
         selector.SelectSelectorConfig(
             options=[
