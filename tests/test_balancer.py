@@ -435,3 +435,61 @@ async def test_diagnostics_explain_the_allocation(hass: HomeAssistant) -> None:
         await hass.config_entries.async_unload(loop.entry.entry_id)
     finally:
         await site.stop()
+
+
+async def test_fallbacks_that_exceed_the_fuse_raise_a_repair_issue(
+    hass: HomeAssistant,
+) -> None:
+    """Three 16 A fail-safe chargers on one phase of a 40 A fuse: 48 A would not fit."""
+    chargers = {
+        name: entity_charger(name, phases=1, phase="l1", fail_safe_a=16.0)
+        for name in ("A", "B", "C")
+    }
+    site = SimulatedSite(
+        StepLoad(0.0, 0.0, 0.0),
+        {name: Car(name, phases=1) for name in chargers},
+        start_s=12 * 3600.0,
+    )
+    await site.start()
+    try:
+        loop = await start_loop(hass, site, chargers, site_data=SITE, options=FAST)
+        await loop.cycle()
+        issue = ir.async_get(hass).async_get_issue(
+            DOMAIN, f"{loop.entry.entry_id}_fallback_too_high"
+        )
+        assert issue is not None
+        assert issue.translation_placeholders["current"] == "48"
+        await hass.config_entries.async_unload(loop.entry.entry_id)
+    finally:
+        await site.stop()
+
+
+async def test_alfen_safe_current_counts_as_fallback(hass: HomeAssistant) -> None:
+    site = SimulatedSite(
+        StepLoad(0.0, 0.0, 0.0),
+        {"Left": Car("l"), "Right": Car("r")},
+        alfen_sockets=2,
+        safe_current_a=20.0,
+        start_s=12 * 3600.0,
+    )
+    await site.start()
+    try:
+        loop = await start_loop(
+            hass,
+            site,
+            {
+                "Left": alfen_charger(site.charger_port, 1, fail_safe_a=0.0),
+                "Right": alfen_charger(site.charger_port, 2, fail_safe_a=0.0),
+            },
+            site_data=SITE,
+            options=FAST,
+        )
+        await loop.cycle()
+        issue = ir.async_get(hass).async_get_issue(
+            DOMAIN, f"{loop.entry.entry_id}_fallback_too_high"
+        )
+        assert issue is not None
+        assert issue.translation_placeholders["current"] == "40"
+        await hass.config_entries.async_unload(loop.entry.entry_id)
+    finally:
+        await site.stop()

@@ -158,6 +158,7 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
         await asyncio.gather(*(self._read(c) for c in self.chargers.values()))
         self.headroom.charger_draw = self._measured_draw()
         self.headroom.async_recompute()
+        self._check_fallbacks()
         headroom = self.headroom.data if self.headroom.last_update_success else None
         if headroom is not None:
             self.bad_cycles = 0
@@ -195,6 +196,31 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
             * volts
             / 1000.0,
             charging_kw=watts / 1000.0,
+        )
+
+    def _check_fallbacks(self) -> None:
+        """Warn when the chargers' fallback currents together exceed a phase fuse.
+
+        Fallbacks apply exactly when Stekker cannot steer (stale meter, HA down), so
+        they must fit the connection on their own.
+        """
+        site = self.headroom.site
+        per_phase = dict.fromkeys(PHASES, 0.0)
+        for charger in self.chargers.values():
+            fallback = charger.fail_safe_a
+            if charger.reading is not None and charger.reading.safe_a is not None:
+                fallback = max(fallback, charger.reading.safe_a)
+            for phase in charger.draw_phases():
+                per_phase[phase] += fallback
+        worst = max(per_phase[phase] for phase in site.phase_names)
+        self._set_issue(
+            "fallback_too_high",
+            worst > site.fuse_a - site.margin_a,
+            {
+                "site": self.config_entry.title,
+                "current": f"{worst:.0f}",
+                "fuse": f"{site.fuse_a:.0f}",
+            },
         )
 
     async def _read(self, charger: Charger) -> None:

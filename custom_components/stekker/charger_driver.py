@@ -45,7 +45,12 @@ from .engine.readings import phase_key
 from .engine.site import PHASES
 from .meter import get_hub
 from .modbus.codec import CodecError, encode
-from .modbus.profiles import CHARGER_PROFILES, SETPOINT_A, ChargerProfile
+from .modbus.profiles import (
+    CHARGER_PROFILES,
+    SAFE_CURRENT_A,
+    SETPOINT_A,
+    ChargerProfile,
+)
 from .modbus.transport import Endpoint, ModbusError, ModbusHub, read_meter
 
 
@@ -65,6 +70,7 @@ class ChargerReading:
     setpoint_a: float | None = None
     phase_a: Mapping[str, float] = field(default_factory=dict)  # measured draw
     connected: bool | None = None  # None: the charger cannot tell
+    safe_a: float | None = None  # what the charger falls back to by itself
 
     @property
     def measured_a(self) -> float | None:
@@ -224,12 +230,11 @@ class ModbusChargerDriver:
             if (current := values.get(phase_key("current", phase))) is not None
             and math.isfinite(current)
         }
-        setpoint = values.get(SETPOINT_A)
+        setpoint = _finite(values.get(SETPOINT_A))
         return ChargerReading(
-            setpoint_a=setpoint
-            if setpoint is not None and math.isfinite(setpoint)
-            else None,
+            setpoint_a=setpoint,
             phase_a=phase_a,
+            safe_a=_finite(values.get(SAFE_CURRENT_A)),
         )
 
     async def write(self, amps: float) -> None:
@@ -242,6 +247,10 @@ class ModbusChargerDriver:
             raise ChargerError(
                 "charger_unreachable", endpoint=self.endpoint.describe(), error=str(err)
             ) from err
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
 
 
 def charger_driver(
