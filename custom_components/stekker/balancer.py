@@ -7,6 +7,7 @@ or written is counted at its maximum draw. Both raise a repair issue while they 
 """
 
 import asyncio
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -64,7 +65,8 @@ class Charger:
     enabled: bool = True
     max_override_a: float | None = None
     reading: ChargerReading | None = None
-    error: ChargerError | None = None
+    error: ChargerError | None = None  # last read failed
+    write_error: ChargerError | None = None  # cleared only by a successful write
     setpoint_a: float | None = None  # last value written
     written_at: float = -float("inf")
     state: str = "idle"
@@ -80,6 +82,11 @@ class Charger:
 
     def draw_phases(self) -> tuple[str, ...]:
         return PHASES if self.spec.phases == 3 else (self.spec.phase,)
+
+    @property
+    def problem(self) -> ChargerError | None:
+        """Why Stekker cannot steer this charger now, if it cannot."""
+        return self.error or self.write_error
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,11 +131,13 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
         self.had_data = False
         self.bad_cycles = 0
         self._running: asyncio.Task[None] | None = None
+        self._cycle_lock = asyncio.Lock()
         self._again = False
 
     @callback
     def async_attach(self) -> None:
-        for meter in self.headroom.meters.values():
+        """Cycle on every poll of the meter the headroom rests on (grid or building)."""
+        for meter in self.headroom.basis_meters():
             self.config_entry.async_on_unload(
                 meter.async_add_listener(self.async_schedule_cycle)
             )
@@ -150,8 +159,24 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
             await self.async_run_cycle()
 
     async def async_run_cycle(self) -> None:
-        """One control cycle, its outcome pushed to the entities."""
-        self.async_set_updated_data(await self._cycle())
+        """One control cycle, its outcome pushed to the entities; never two at once."""
+        async with self._cycle_lock:
+            try:
+                state = await self._cycle()
+            except Exception as err:
+                # A bug must not leave the chargers unsupervised at their last values.
+                LOGGER.exception("Balancing cycle failed; chargers go to fail-safe")
+                targets = self._fail_safe()
+                now = self.clock()
+                await asyncio.gather(
+                    *(
+                        self._write(c, targets[c.spec.id], now)
+                        for c in self.chargers.values()
+                    )
+                )
+                self.async_set_update_error(err)
+                return
+        self.async_set_updated_data(state)
 
     async def _cycle(self) -> BalancerState:
         now = self.clock()
@@ -181,7 +206,7 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
         for charger in self.chargers.values():
             self._set_issue(
                 f"charger_unavailable_{charger.spec.id}",
-                charger.error is not None,
+                charger.problem is not None,
                 {"charger": charger.name},
                 translation_key="charger_unavailable",
             )
@@ -191,7 +216,9 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
             fail_safe=fail_safe,
             available_kw=None if headroom is None else headroom.available_kw,
             allocated_kw=sum(
-                (c.setpoint_a or 0.0) * c.spec.phases for c in self.chargers.values()
+                (c.setpoint_a or 0.0) * c.spec.phases
+                for c in self.chargers.values()
+                if c.enabled
             )
             * volts
             / 1000.0,
@@ -242,8 +269,11 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
         for charger in self.chargers.values():
             if charger.reading is None:
                 continue
+            # A lagging power sensor may still show a draw from before a decrease;
+            # never count more than the charger was last set to (safe side).
+            cap = math.inf if charger.setpoint_a is None else charger.setpoint_a
             for phase, amps in charger.reading.phase_a.items():
-                per_phase[phase] += amps
+                per_phase[phase] += min(amps, cap)
         watts = sum(per_phase.values()) * self.allocator_config.voltage_v
         return watts, per_phase
 
@@ -256,7 +286,7 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
         steered: list[tuple[ChargerSpec, ChargerStatus]] = []
         targets: dict[str, float] = {}
         for charger in self.chargers.values():
-            if charger.error is not None or not charger.enabled:
+            if charger.problem is not None or not charger.enabled:
                 for phase in charger.draw_phases():
                     room[phase] -= charger.spec.max_a
                 room_kw -= (
@@ -267,7 +297,7 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
                 targets[charger.spec.id] = (
                     charger.setpoint_a if charger.setpoint_a is not None else 0.0
                 )
-                charger.state = UNAVAILABLE if charger.error else DISABLED
+                charger.state = UNAVAILABLE if charger.problem else DISABLED
                 charger.why = "counted at its maximum draw"
                 continue
             reading = charger.reading
@@ -312,32 +342,43 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
 
     def _fail_safe(self) -> dict[str, float]:
         for charger in self.chargers.values():
-            charger.state = FAIL_SAFE
+            charger.state = FAIL_SAFE if charger.enabled else DISABLED
             charger.why = "meter data stale or invalid"
         self.memory = AllocatorMemory()
         return {c.spec.id: c.fail_safe_a for c in self.chargers.values()}
 
     def _hold(self) -> dict[str, float]:
-        """A reading or two missing: keep what the chargers have, change nothing."""
-        return {
-            c.spec.id: c.setpoint_a if c.setpoint_a is not None else 0.0
-            for c in self.chargers.values()
-        }
+        """A reading or two missing: keep what the chargers have, never more.
+
+        A maximum the user lowered meanwhile still applies.
+        """
+        targets = {}
+        for charger in self.chargers.values():
+            held = charger.setpoint_a or 0.0
+            limit = charger.limited_spec.max_a
+            targets[charger.spec.id] = held if held <= limit else limit
+        return targets
 
     async def _write(self, charger: Charger, amps: float, now: float) -> None:
         refresh = charger.driver.refresh_s
         due = refresh is not None and now - charger.written_at >= refresh
-        if not charger.enabled or (charger.setpoint_a == amps and not due):
+        if not charger.enabled:
             return  # switched off: the user drives it, Stekker writes nothing
+        if charger.write_error is None and charger.setpoint_a == amps and not due:
+            return
         async with charger.lock:
             try:
-                await charger.driver.write(amps)
+                written = await charger.driver.write(amps)
             except ChargerError as err:
-                charger.error = err
+                if charger.write_error is None:
+                    LOGGER.warning("Cannot set charger %s: %s", charger.name, err)
+                charger.write_error = err
                 charger.state = UNAVAILABLE
-                LOGGER.warning("Cannot set charger %s: %s", charger.name, err)
                 return
-        charger.setpoint_a = amps
+        if charger.write_error is not None:
+            LOGGER.info("Charger %s accepts setpoints again", charger.name)
+        charger.write_error = None
+        charger.setpoint_a = written
         charger.written_at = now
 
     def _set_issue(
@@ -363,7 +404,8 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
 
     @override
     async def _async_update_data(self) -> BalancerState:
-        return await self._cycle()
+        async with self._cycle_lock:
+            return await self._cycle()
 
 
 def fail_safe_current(data: Mapping[str, Any]) -> float:

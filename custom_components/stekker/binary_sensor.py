@@ -42,7 +42,7 @@ class ProblemSensor(StekkerEntity[BalancerCoordinator], BinarySensorEntity):
 
     @property
     def available(self) -> bool:
-        return self.coordinator.data is not None
+        return True  # a failing balancer is the problem this sensor reports
 
     @property
     def is_on(self) -> bool:
@@ -51,11 +51,17 @@ class ProblemSensor(StekkerEntity[BalancerCoordinator], BinarySensorEntity):
     @property
     def extra_state_attributes(self) -> dict[str, Any]:
         problems = []
-        if self.coordinator.data.fail_safe:
+        data = self.coordinator.data
+        fail_safe = not self.coordinator.last_update_success or (
+            data is not None and data.fail_safe
+        )
+        if not self.coordinator.last_update_success:
+            problems.append("balancing cycle failed: chargers at fail-safe")
+        elif fail_safe:
             problems.append("meter data stale or invalid: chargers at fail-safe")
         problems.extend(
             f"{charger.name}: unavailable, counted at its maximum"
             for charger in self.coordinator.chargers.values()
             if charger.state == UNAVAILABLE
         )
-        return {"problems": problems, "fail_safe": self.coordinator.data.fail_safe}
+        return {"problems": problems, "fail_safe": fail_safe}

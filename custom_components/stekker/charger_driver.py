@@ -88,7 +88,9 @@ class ChargerDriver(Protocol):
 
     async def read(self) -> ChargerReading: ...
 
-    async def write(self, amps: float) -> None: ...
+    async def write(self, amps: float) -> float:
+        """Set the charger; returns the current actually written."""
+        ...
 
 
 def spec_from(subentry_id: str, data: Mapping[str, Any]) -> ChargerSpec:
@@ -173,18 +175,25 @@ class EntityChargerDriver:
             return None
         return state.state == STATE_ON
 
-    async def write(self, amps: float) -> None:
+    async def write(self, amps: float) -> float:
+        """Write the largest value the entity takes that is not above `amps`.
+
+        Returns the current that was written. Rounding never lands between 0 and the
+        minimum: such a value becomes a pause. An entity whose own minimum is above 0
+        cannot pause; that is an error, so the balancer counts the charger at its max.
+        """
         state = self.hass.states.get(self.number_entity)
         if state is None or state.state in (STATE_UNAVAILABLE, STATE_UNKNOWN):
             raise ChargerError("charger_unavailable", entity_id=self.number_entity)
-        unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT)
-        per_amp = self._to_amps(1.0, unit)  # A per unit of the entity
-        value = amps / per_amp
-        step = float(state.attributes.get(ATTR_STEP, 1.0))
-        value = math.floor(value / step + 1e-9) * step
-        low = float(state.attributes.get(ATTR_MIN, 0.0))
-        high = float(state.attributes.get(ATTR_MAX, value))
-        value = min(max(value, low), high)
+        per_unit = self._to_amps(1.0, state.attributes.get(ATTR_UNIT_OF_MEASUREMENT))
+        step = _attribute(state.attributes, ATTR_STEP, 1.0)
+        low = _attribute(state.attributes, ATTR_MIN, 0.0)
+        high = _attribute(state.attributes, ATTR_MAX, math.inf)
+        value = min(math.floor(amps / per_unit / step + 1e-9) * step, high)
+        if value * per_unit < self.spec.min_a:
+            value = 0.0
+        cannot_pause = value < low
+        value = max(value, low)
         try:
             await self.hass.services.async_call(
                 NUMBER_DOMAIN,
@@ -196,6 +205,14 @@ class EntityChargerDriver:
             raise ChargerError(
                 "charger_write_failed", entity_id=self.number_entity, error=str(err)
             ) from err
+        if cannot_pause:
+            raise ChargerError("cannot_pause", entity_id=self.number_entity)
+        return value * per_unit
+
+
+def _attribute(attributes: Mapping[str, Any], key: str, default: float) -> float:
+    value = attributes.get(key)
+    return default if value is None else float(value)
 
 
 @dataclass(slots=True)
@@ -227,9 +244,11 @@ class ModbusChargerDriver:
         phase_a = {
             phase: current
             for phase in PHASES
-            if (current := values.get(phase_key("current", phase))) is not None
-            and math.isfinite(current)
+            if (current := _finite(values.get(phase_key("current", phase)))) is not None
         }
+        if self.spec.phases == 1 and phase_a:
+            # A one-phase charger reports on its own L1, whatever site phase it is on.
+            phase_a = {self.spec.phase: max(phase_a.values())}
         setpoint = _finite(values.get(SETPOINT_A))
         return ChargerReading(
             setpoint_a=setpoint,
@@ -237,7 +256,7 @@ class ModbusChargerDriver:
             safe_a=_finite(values.get(SAFE_CURRENT_A)),
         )
 
-    async def write(self, amps: float) -> None:
+    async def write(self, amps: float) -> float:
         words = encode(self.profile.setpoint, amps)
         try:
             await self.hub.write_registers(
@@ -247,6 +266,7 @@ class ModbusChargerDriver:
             raise ChargerError(
                 "charger_unreachable", endpoint=self.endpoint.describe(), error=str(err)
             ) from err
+        return amps
 
 
 def _finite(value: float | None) -> float | None:

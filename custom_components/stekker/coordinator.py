@@ -132,6 +132,13 @@ class HeadroomCoordinator(DataUpdateCoordinator[Headroom]):
             if meter.role is role and meter.last_update_success and meter.data
         ]
 
+    def basis_meters(self) -> list[MeterCoordinator]:
+        """The meters the headroom rests on: the grid meter, else the building meter."""
+        role = (
+            MeterRole.GRID if self._configured(MeterRole.GRID) else MeterRole.BUILDING
+        )
+        return [meter for meter in self.meters.values() if meter.role is role]
+
     def _configured(self, role: MeterRole) -> bool:
         return any(meter.role is role for meter in self.meters.values())
 
