@@ -57,8 +57,14 @@ def alfen_charger(
     }
 
 
-async def template_numbers(hass: HomeAssistant, names: list[str]) -> None:
-    """`number` entities in A as another integration (e.g. OCPP) would offer."""
+async def template_numbers(
+    hass: HomeAssistant, names: list[str], broken: frozenset[str] = frozenset()
+) -> None:
+    """`number` entities in A as another integration (e.g. OCPP) would offer.
+
+    A `broken` one shows 16 A but refuses every write, like a charger that went
+    offline behind an integration that keeps its last state.
+    """
     assert await async_setup_component(
         hass,
         "template",
@@ -72,9 +78,13 @@ async def template_numbers(hass: HomeAssistant, names: list[str]) -> None:
                             "min": 0,
                             "max": 32,
                             "step": 1,
-                            "optimistic": True,
-                            "state": "{{ 0 }}",
-                            "set_value": [{"delay": 0}],
+                            "optimistic": name not in broken,
+                            "state": "{{ 16 }}" if name in broken else "{{ 0 }}",
+                            "set_value": [
+                                {"action": "charger.offline"}
+                                if name in broken
+                                else {"delay": 0}
+                            ],
                         }
                         for name in names
                     ]
@@ -137,6 +147,7 @@ async def start_loop(
     *,
     site_data: Mapping[str, Any] | None = None,
     options: Mapping[str, Any] | None = None,
+    broken: frozenset[str] = frozenset(),
 ) -> Loop:
     """Set the site up in HA with the given chargers (by name) and start the loop."""
     entity_chargers = {
@@ -145,7 +156,7 @@ async def start_loop(
         if data["driver"] == "entity"
     }
     await template_numbers(
-        hass, [slug.replace("_", " ") for slug in entity_chargers.values()]
+        hass, [slug.replace("_", " ") for slug in entity_chargers.values()], broken
     )
     entry = MockConfigEntry(
         domain=DOMAIN,

@@ -317,7 +317,9 @@ async def test_unavailable_charger_counts_at_its_maximum(hass: HomeAssistant) ->
         hass.states.async_set("number.a_max_current", STATE_UNAVAILABLE)
         await loop.cycle(20)
         # 40 - 10 - 0.7 A minus A's 16 A reserved leaves B 13 A at most.
-        assert site.history[-1].setpoints_a["B"] <= 13.3
+        # A's real draw stays in the grid reading and its 16 A maximum is reserved
+        # on top (its draw is unknown): 40 - 10 - 16 - 0.7 - 16 < 6, so B pauses.
+        assert site.history[-1].setpoints_a["B"] == 0.0
         issue = ir.async_get(hass).async_get_issue(
             DOMAIN, f"{loop.entry.entry_id}_charger_unavailable_{charger_id(loop, 'A')}"
         )
@@ -395,14 +397,22 @@ async def test_balancing_switch_and_max_current_override(hass: HomeAssistant) ->
         await loop.cycle(5)
         assert hass.states.get("sensor.b_balancing_state").state == "disabled"
         assert hass.states.get("switch.b_balancing").state == "off"
+        # The user drives B now: Stekker writes nothing to it, whatever happens.
+        hass.states.async_set(
+            "number.b_max_current",
+            "13.0",
+            {"unit_of_measurement": "A", "min": 0, "max": 32, "step": 1},
+        )
+        await loop.cycle(30)
+        assert hass.states.get("number.b_max_current").state == "13.0"
+        # A gets what is left after B's 16 A maximum: still its 10 A override.
+        assert site.history[-1].setpoints_a["A"] == 10.0
         await hass.services.async_call(
             "switch", "turn_on", {"entity_id": "switch.b_balancing"}, blocking=True
         )
-        await loop.cycle(2)
+        await loop.cycle(30)
         assert hass.states.get("switch.b_balancing").state == "on"
-        assert (
-            float(hass.states.get("sensor.office_allocated_charging_power").state) > 0
-        )
+        assert site.history[-1].setpoints_a["B"] == 16.0
         await hass.config_entries.async_unload(loop.entry.entry_id)
     finally:
         await site.stop()
@@ -490,6 +500,40 @@ async def test_alfen_safe_current_counts_as_fallback(hass: HomeAssistant) -> Non
         )
         assert issue is not None
         assert issue.translation_placeholders["current"] == "40"
+        await hass.config_entries.async_unload(loop.entry.entry_id)
+    finally:
+        await site.stop()
+
+
+async def test_charger_that_refuses_writes_counts_at_its_maximum(
+    hass: HomeAssistant,
+) -> None:
+    """Its state still reads 16 A, but no write gets through: never trust it."""
+    site = SimulatedSite(
+        StepLoad(1150.0, 4600.0, 12 * 3600.0 + 40),
+        {"A": Car("a"), "B": Car("b")},
+        start_s=12 * 3600.0,
+    )
+    await site.start()
+    try:
+        loop = await start_loop(
+            hass,
+            site,
+            {"A": entity_charger("A"), "B": entity_charger("B")},
+            site_data=SITE,
+            options=FAST,
+            broken=frozenset({"a"}),
+        )
+        await loop.cycle(70)
+        # A keeps drawing 16 A; B gets at most what is left with A at its maximum.
+        last = site.history[-1]
+        assert last.setpoints_a["A"] == 16.0
+        assert last.setpoints_a["B"] <= 40 - 20 - 16
+        assert max(last.currents_a.values()) <= FUSE_A
+        assert over_limit_run(site) <= 2
+        issue_id = f"{loop.entry.entry_id}_charger_unavailable_{charger_id(loop, 'A')}"
+        assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
+        assert hass.states.get("sensor.a_balancing_state").state == "unavailable"
         await hass.config_entries.async_unload(loop.entry.entry_id)
     finally:
         await site.stop()

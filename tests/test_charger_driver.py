@@ -18,7 +18,13 @@ from simsite.site import SimulatedSite
 THREE = ChargerSpec(id="c", phases=3)
 
 
-async def watt_number(hass: HomeAssistant) -> None:
+async def watt_number(
+    hass: HomeAssistant,
+    unit: str = "W",
+    low: float = 0,
+    high: float = 22000,
+    step: float = 10,
+) -> None:
     """A charger whose limit is a power in W, like some wallbox integrations."""
     assert await async_setup_component(
         hass,
@@ -29,10 +35,10 @@ async def watt_number(hass: HomeAssistant) -> None:
                     "number": [
                         {
                             "name": "Wallbox power limit",
-                            "unit_of_measurement": "W",
-                            "min": 0,
-                            "max": 22000,
-                            "step": 10,
+                            "unit_of_measurement": unit,
+                            "min": low,
+                            "max": high,
+                            "step": step,
                             "optimistic": True,
                             "state": "{{ 0 }}",
                             "set_value": [{"delay": 0}],
@@ -115,3 +121,25 @@ async def test_alfen_write_and_unreachable(hass: HomeAssistant) -> None:
     finally:
         await driver.async_stop()
         await site.stop()
+
+
+async def test_rounding_never_lands_below_the_minimum(hass: HomeAssistant) -> None:
+    """6 A on three phases is 4140 W; a 100 W step would make it 5.94 A: pause."""
+    await watt_number(hass, step=100)
+    driver = EntityChargerDriver(hass, THREE, 230.0, "number.wallbox_power_limit")
+    assert await driver.write(6.0) == 0.0
+    assert hass.states.get("number.wallbox_power_limit").state == "0.0"
+    assert await driver.write(6.5) == pytest.approx(4400 / 690)
+    assert hass.states.get("number.wallbox_power_limit").state == "4400.0"
+
+
+async def test_an_entity_that_cannot_go_to_zero_is_an_error(
+    hass: HomeAssistant,
+) -> None:
+    await watt_number(hass, unit="A", low=6, high=32, step=1)
+    driver = EntityChargerDriver(hass, THREE, 230.0, "number.wallbox_power_limit")
+    assert await driver.write(10.0) == 10.0
+    with pytest.raises(ChargerError) as err:
+        await driver.write(0.0)
+    assert err.value.translation_key == "cannot_pause"
+    assert hass.states.get("number.wallbox_power_limit").state == "6.0"

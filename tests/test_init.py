@@ -1,8 +1,10 @@
 """A running site: sensors from real Modbus reads, failure and recovery, unload."""
 
 import asyncio
+from datetime import timedelta
 
 import pytest
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
@@ -258,4 +260,25 @@ async def test_single_phase_site_has_one_phase_current(
     assert value(hass, "sensor.office_available_current_l1") == pytest.approx(
         50 - 1000 / 230 - 10
     )
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_sensor_meter_that_stops_reporting_goes_stale(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """A P1 sensor whose integration stopped keeps its number: that is no reading."""
+    hass.states.async_set("sensor.p1_power", "2300", {"unit_of_measurement": "W"})
+    entry = site_entry(
+        {"source": "sensors", "power_entity": "sensor.p1_power", "role": "grid"}
+    )
+    await setup(hass, entry)
+    assert value(hass, "sensor.office_grid_power") == pytest.approx(2.3)
+    freezer.tick(timedelta(seconds=61))
+    await cycle(hass, entry)
+    assert hass.states.get("sensor.office_grid_power").state == STATE_UNAVAILABLE
+    meter = next(iter(entry.runtime_data.meters.values()))
+    assert "has not reported for 61 s" in str(meter.last_exception)
+    hass.states.async_set("sensor.p1_power", "2400", {"unit_of_measurement": "W"})
+    await cycle(hass, entry)
+    assert value(hass, "sensor.office_grid_power") == pytest.approx(2.4)
     await hass.config_entries.async_unload(entry.entry_id)

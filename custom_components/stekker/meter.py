@@ -2,6 +2,7 @@
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from homeassistant.const import (
@@ -11,6 +12,7 @@ from homeassistant.const import (
     STATE_UNKNOWN,
 )
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
 from homeassistant.util.unit_conversion import ElectricCurrentConverter, PowerConverter
 
@@ -51,6 +53,9 @@ from .modbus.transport import (
 )
 
 DATA_HUB: HassKey[ModbusHub] = HassKey(f"{DOMAIN}_modbus_hub")
+# HA sensors (P1 readers, other integrations' meters) report every few seconds;
+# one silent for longer has stopped, whatever number it still shows.
+SENSOR_MAX_AGE = timedelta(seconds=60)
 
 
 class MeterReadError(Exception):
@@ -174,6 +179,12 @@ class SensorMeterSource:
             raise MeterReadError("entity_not_found", entity_id=entity_id)
         if state.state in (STATE_UNAVAILABLE, STATE_UNKNOWN):
             raise MeterReadError("entity_unavailable", entity_id=entity_id)
+        age = dt_util.utcnow() - state.last_reported
+        if age > SENSOR_MAX_AGE:
+            # A sensor whose integration stopped reporting keeps its last number.
+            raise MeterReadError(
+                "entity_stale", entity_id=entity_id, age=f"{age.total_seconds():.0f}"
+            )
         unit = state.attributes.get("unit_of_measurement")
         if unit not in converter.VALID_UNITS:
             raise MeterReadError(

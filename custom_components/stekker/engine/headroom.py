@@ -84,10 +84,9 @@ def compute_headroom(
     elif building is not None:
         net_w = _total_w(building) - (solar_w or 0.0)
         grid_w = net_w + charger_w
+        # Solar lowers the kW total only: which phase an inverter feeds is not
+        # known here, so the phase fuses are guarded against the gross load.
         net_phase, measured = _phase_currents(building, site)
-        if solar_w:
-            solar_phase = _spread(solar_w, site)
-            net_phase = {p: net_phase[p] - solar_phase[p] for p in site.phase_names}
     else:
         raise NoGridBasisError("no grid or building meter reading")
 
