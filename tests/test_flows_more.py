@@ -136,7 +136,11 @@ async def test_options(
     entry = site_entry()
     entry.add_to_hass(hass)
     result = await hass.config_entries.options.async_init(entry.entry_id)
-    assert result["step_id"] == "init"
+    assert result["type"] is FlowResultType.MENU
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "balancing"}
+    )
+    assert result["step_id"] == "balancing"
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], answer
     )

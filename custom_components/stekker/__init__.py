@@ -19,6 +19,7 @@ from .coordinator import (
 from .entity import register_site_device
 from .meter import meter_source
 from .site_config import site_from
+from .solar_forecast import async_remove_solar_store, async_setup_solar_forecast
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 PLATFORMS = [Platform.BINARY_SENSOR, Platform.NUMBER, Platform.SENSOR, Platform.SWITCH]
@@ -61,6 +62,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: StekkerConfigEntry) -> b
         meters=meters,
         headroom=headroom,
         balancer=balancer,
+        solar=await async_setup_solar_forecast(hass, entry),
     )
     headroom.async_attach()
     balancer.async_attach()
@@ -78,3 +80,8 @@ async def _async_reload(hass: HomeAssistant, entry: StekkerConfigEntry) -> None:
 
 async def async_unload_entry(hass: HomeAssistant, entry: StekkerConfigEntry) -> bool:
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: StekkerConfigEntry) -> None:
+    """The site is gone: so are its stored solar forecasts."""
+    await async_remove_solar_store(hass, entry.entry_id)

@@ -10,7 +10,6 @@ from homeassistant.config_entries import (
     ConfigFlow,
     ConfigFlowResult,
     ConfigSubentryFlow,
-    OptionsFlow,
     SubentryFlowResult,
 )
 from homeassistant.const import CONF_HOST, CONF_NAME, CONF_PORT
@@ -55,10 +54,12 @@ from .const import (
     SOURCE_SENSORS,
     SUBENTRY_CHARGER,
     SUBENTRY_METER,
+    SUBENTRY_SOLAR_ARRAY,
 )
 from .engine.readings import MeterReading
 from .engine.site import PHASES, MeterRole, Site, site_errors
 from .flow_charger import ChargerSubentryFlow
+from .flow_solar import ForecastOptionsStep, SolarArraySubentryFlow
 from .meter import MeterReadError, meter_source, probe
 from .modbus.profiles import METER_PROFILES
 from .selectors import dropdown, number_box
@@ -298,6 +299,7 @@ class StekkerConfigFlow(MeterSteps, ConfigFlow, domain=DOMAIN):
         return {
             SUBENTRY_METER: MeterSubentryFlow,
             SUBENTRY_CHARGER: ChargerSubentryFlow,
+            SUBENTRY_SOLAR_ARRAY: SolarArraySubentryFlow,
         }
 
     @override
@@ -422,10 +424,17 @@ BALANCING_FLOATS = (
 )
 
 
-class StekkerOptionsFlow(OptionsFlow):
-    """Poll interval (the control cycle) and safety margin."""
+class StekkerOptionsFlow(ForecastOptionsStep):
+    """Balancing (control cycle, margin, ramps) or the solar forecast."""
 
     async def async_step_init(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        return self.async_show_menu(
+            step_id="init", menu_options=["balancing", "forecast"]
+        )
+
+    async def async_step_balancing(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         errors: dict[str, str] = {}
@@ -455,7 +464,7 @@ class StekkerOptionsFlow(OptionsFlow):
             }
         )
         return self.async_show_form(
-            step_id="init",
+            step_id="balancing",
             data_schema=self.add_suggested_values_to_schema(
                 schema, user_input or {**BALANCING_DEFAULTS, **entry.options}
             ),

@@ -78,3 +78,20 @@ BALANCING_DEFAULTS: Final = {
 # Native chargers fall back to their safe current when not refreshed in time
 # (Alfen's validity time defaults to 60 s): rewrite well inside it.
 MODBUS_CHARGER_REFRESH_S: Final = 15.0
+
+# Solar arrays (config subentries) and the site's forecast options
+SUBENTRY_SOLAR_ARRAY: Final = "solar_array"
+CONF_PANELS: Final = "panels"
+CONF_WP_PER_PANEL: Final = "wp_per_panel"
+CONF_KWP: Final = "kwp"
+CONF_AZIMUTH_DEG: Final = "azimuth_deg"
+CONF_TILT_DEG: Final = "tilt_deg"
+CONF_INVERTER_KW: Final = "inverter_kw"
+CONF_LOSSES_PCT: Final = "losses_pct"
+CONF_DAMPING: Final = "damping"
+CONF_FORECAST_SOURCE: Final = "forecast_source"
+CONF_WEATHER_ENTITY: Final = "weather_entity"
+FORECAST_FORECAST_SOLAR: Final = "forecast_solar"
+FORECAST_OPEN_METEO: Final = "open_meteo"
+FORECAST_BUILTIN: Final = "builtin"
+DEFAULT_LOSSES_PCT: Final = 14.0

@@ -16,6 +16,7 @@ from .meter import MeterReadError, MeterSource, read_checked
 
 if TYPE_CHECKING:
     from .balancer import BalancerCoordinator
+    from .solar_forecast import SolarForecastCoordinator
 
 
 @dataclass(kw_only=True)
@@ -27,6 +28,7 @@ class StekkerRuntimeData:
     meters: dict[str, MeterCoordinator]
     headroom: HeadroomCoordinator
     balancer: BalancerCoordinator
+    solar: SolarForecastCoordinator | None = None
 
 
 type StekkerConfigEntry = ConfigEntry[StekkerRuntimeData]

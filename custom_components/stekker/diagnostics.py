@@ -4,13 +4,20 @@ from dataclasses import asdict
 from typing import Any
 
 from homeassistant.components.diagnostics import async_redact_data
-from homeassistant.const import CONF_HOST
+from homeassistant.const import CONF_API_KEY, CONF_HOST, CONF_LATITUDE, CONF_LONGITUDE
 from homeassistant.core import HomeAssistant
 
 from .const import CONF_EAN, CONF_SERIAL_PORT
 from .coordinator import StekkerConfigEntry
 
-TO_REDACT = {CONF_EAN, CONF_HOST, CONF_SERIAL_PORT}
+TO_REDACT = {
+    CONF_API_KEY,
+    CONF_EAN,
+    CONF_HOST,
+    CONF_LATITUDE,
+    CONF_LONGITUDE,
+    CONF_SERIAL_PORT,
+}
 
 
 async def async_get_config_entry_diagnostics(
@@ -22,9 +29,10 @@ async def async_get_config_entry_diagnostics(
         "entry": {
             "title": entry.title,
             "data": async_redact_data(dict(entry.data), TO_REDACT),
-            "options": dict(entry.options),
+            "options": async_redact_data(dict(entry.options), TO_REDACT),
         },
         "site": asdict(runtime.site),
+        "solar": runtime.solar.diagnostics() if runtime.solar else None,
         "headroom": {
             "last_update_success": headroom.last_update_success,
             "data": asdict(headroom.data) if headroom.data else None,

@@ -34,6 +34,7 @@ from .engine.readings import (
 )
 from .engine.site import PHASES
 from .entity import StekkerEntity, meter_device, site_device
+from .solar_sensor import async_add_solar_sensors
 
 PARALLEL_UPDATES = 0
 
@@ -173,6 +174,7 @@ async def async_setup_entry(
         if description.phases <= runtime.site.phases
     )
     async_add_balancer_sensors(entry, async_add_entities)
+    async_add_solar_sensors(entry, async_add_entities)
     for subentry_id, meter in runtime.meters.items():
         device = meter_device(entry, meter.subentry)
         async_add_entities(
