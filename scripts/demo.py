@@ -25,6 +25,15 @@ CLIENT_ID = f"{HA_URL}/"
 METER_PORT = 15020
 CHARGER_PORT = 15021
 CHARGERS = (("Carport left", 1), ("Carport right", 2))
+SOLAR_ARRAY = {
+    "name": "Roof south",
+    "panels": 40,
+    "wp_per_panel": 400,
+    "azimuth_deg": 180,
+    "tilt_deg": 35,
+    "inverter_kw": 15,
+    "losses_pct": 14,
+}
 USER = {"name": "Demo", "username": "demo", "password": "stekker-demo"}
 SITE = {
     "name": "Demo office",
@@ -193,12 +202,26 @@ def ensure_site(token: str) -> None:
     log(f"site '{flow['title']}' configured")
     for name, unit_id in CHARGERS:
         add_charger(token, flow["result"]["entry_id"], name, unit_id)
+    add_subentry(token, flow["result"]["entry_id"], "solar_array", [SOLAR_ARRAY])
+    log(f"solar array '{SOLAR_ARRAY['name']}' added (built-in forecast, offline)")
+
+
+def add_subentry(
+    token: str, entry_id: str, kind: str, answers: list[dict[str, Any]]
+) -> None:
+    """Run a subentry flow of the site to its end, answer by answer."""
+    base = "/api/config/config_entries/subentries/flow"
+    flow = request("POST", base, {"handler": [entry_id, kind]}, token)
+    for answer in answers:
+        flow = request("POST", f"{base}/{flow['flow_id']}", answer, token)
+        if flow.get("errors"):
+            raise SystemExit(f"{kind} flow failed: {flow['errors']}")
+    if flow.get("type") != "create_entry":
+        raise SystemExit(f"{kind} flow did not finish: {flow}")
 
 
 def add_charger(token: str, entry_id: str, name: str, unit_id: int) -> None:
     """Add an Alfen socket through the real charger subentry flow."""
-    base = "/api/config/config_entries/subentries/flow"
-    flow = request("POST", base, {"handler": [entry_id, "charger"]}, token)
     answers: list[dict[str, Any]] = [
         {"next_step_id": "modbus"},
         {
@@ -216,12 +239,7 @@ def add_charger(token: str, entry_id: str, name: str, unit_id: int) -> None:
         },
         {"next_step_id": "save"},
     ]
-    for answer in answers:
-        flow = request("POST", f"{base}/{flow['flow_id']}", answer, token)
-        if flow.get("errors"):
-            raise SystemExit(f"charger flow for {name} failed: {flow['errors']}")
-    if flow.get("type") != "create_entry":
-        raise SystemExit(f"charger flow did not add {name}: {flow}")
+    add_subentry(token, entry_id, "charger", answers)
     log(f"charger '{name}' added")
 
 
