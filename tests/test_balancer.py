@@ -535,5 +535,7 @@ async def test_charger_that_refuses_writes_counts_at_its_maximum(
         assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
         assert hass.states.get("sensor.a_balancing_state").state == "unavailable"
         await hass.config_entries.async_unload(loop.entry.entry_id)
+        # Nothing watches an unloaded site: its repair issues go with it.
+        assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
     finally:
         await site.stop()

@@ -66,6 +66,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: StekkerConfigEntry) -> b
     )
     headroom.async_attach()
     balancer.async_attach()
+    entry.async_on_unload(balancer.async_clear_issues)
     entry.async_on_unload(entry.add_update_listener(_async_reload))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     # Entities have restored the user's switches and overrides: balance now.

@@ -132,6 +132,7 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
         self.bad_cycles = 0
         self._running: asyncio.Task[None] | None = None
         self._cycle_lock = asyncio.Lock()
+        self._issues: set[str] = set()
         self._again = False
 
     @callback
@@ -390,6 +391,7 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
     ) -> None:
         full_id = f"{self.config_entry.entry_id}_{issue_id}"
         if active:
+            self._issues.add(full_id)
             ir.async_create_issue(
                 self.hass,
                 DOMAIN,
@@ -400,7 +402,15 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
                 translation_placeholders=placeholders,
             )
         else:
+            self._issues.discard(full_id)
             ir.async_delete_issue(self.hass, DOMAIN, full_id)
+
+    @callback
+    def async_clear_issues(self) -> None:
+        """Unloaded: nothing watches the site now, so its repair issues go too."""
+        for full_id in self._issues:
+            ir.async_delete_issue(self.hass, DOMAIN, full_id)
+        self._issues.clear()
 
     @override
     async def _async_update_data(self) -> BalancerState:
