@@ -13,6 +13,7 @@ from custom_components.stekker.engine.charger import ChargerSpec
 from custom_components.stekker.modbus.profiles import CHARGER_PROFILES
 from custom_components.stekker.modbus.transport import Endpoint, ModbusHub
 from simsite.cars import Car
+from simsite.modbus_server import ModbusSimServer
 from simsite.site import SimulatedSite
 
 THREE = ChargerSpec(id="c", phases=3)
@@ -143,3 +144,38 @@ async def test_an_entity_that_cannot_go_to_zero_is_an_error(
         await driver.write(0.0)
     assert err.value.translation_key == "cannot_pause"
     assert hass.states.get("number.wallbox_power_limit").state == "6.0"
+
+
+async def test_abb_terra_ac_setpoint_in_milliamps(hass: HomeAssistant) -> None:
+    """ABB Terra AC takes its current limit as uint32 mA at 0x4100."""
+    profile = CHARGER_PROFILES["abb_terra_ac"]
+    server = ModbusSimServer()
+    server.set_meter(
+        1,
+        profile,
+        {
+            "charging_state": 2.0,
+            "power_w": 5175.0,
+            "energy_kwh": 12.0,
+            "current_l1_a": 7.5,
+            "current_l2_a": 7.5,
+            "current_l3_a": 7.5,
+            "setpoint_a": 8.0,
+        },
+    )
+    server.set_fields(1, (profile.setpoint,), {profile.setpoint.key: 0.0})
+    await server.start()
+    hub = ModbusHub(timeout=1.0)
+    driver = ModbusChargerDriver(
+        hub, THREE, Endpoint(kind="tcp", host="127.0.0.1", port=server.port), 1, profile
+    )
+    await driver.async_start()
+    try:
+        assert await driver.write(10.0) == 10.0
+        assert server.get_registers(1, 3, 0x4100, 2) == [0, 10_000]
+        reading = await driver.read()
+        assert reading.measured_a == pytest.approx(7.5)
+        assert reading.setpoint_a == pytest.approx(8.0)
+    finally:
+        await driver.async_stop()
+        await server.stop()
