@@ -4,12 +4,18 @@ Chosen source -> last good forecast -> built-in model; the sensors say which one
 serves, a repair issue appears after three failures in a row and goes on recovery.
 """
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.core import HomeAssistant
+from homeassistant.core import (
+    HomeAssistant,
+    ServiceCall,
+    ServiceResponse,
+    SupportsResponse,
+)
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
@@ -111,16 +117,10 @@ async def test_forecast_solar_feeds_the_sensors(
     assert 0 < remaining < today
     assert tomorrow == pytest.approx(28.5, abs=0.5)
 
-    # No meters: the building load counts as 0; GTV 50 - margin 1 + solar.
+    # No meters: no building load known, so no headroom is promised.
     headroom = hass.states.get("sensor.office_forecast_headroom")
     assert headroom is not None
-    slot_mean_kw = (2072.0 + (2072.0 + (2543.0 - 2072.0) / 4)) / 2 / 1000
-    assert float(headroom.state) == pytest.approx(49 + slot_mean_kw)
-    forecast = headroom.attributes["forecast"]
-    assert len(forecast) == 96
-    assert forecast[0]["start"] == "2026-06-20T08:00:00+00:00"
-    assert forecast[-1]["start"] == "2026-06-21T07:45:00+00:00"
-    assert min(slot["available_kw"] for slot in forecast) == pytest.approx(49.0)
+    assert headroom.state == "unavailable"
 
     devices = dr.async_get(hass)
     site = devices.async_get_device_by_identifier(
@@ -456,6 +456,15 @@ async def test_forecast_headroom_from_the_building_load(
     assert float(state(hass, "sensor.office_forecast_headroom")) == pytest.approx(
         expected
     )
+    forecast = hass.states.get("sensor.office_forecast_headroom").attributes["forecast"]
+    assert len(forecast) == 96
+    assert forecast[0]["start"] == "2026-06-20T08:00:00+00:00"
+    assert forecast[-1]["start"] == "2026-06-21T07:45:00+00:00"
+    # At night the solar term is 0: the load alone sets the headroom.
+    night = 50 - 1 - (20 + solar_now_kw)
+    assert min(slot["available_kw"] for slot in forecast) == pytest.approx(
+        night, abs=1e-3
+    )
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -512,3 +521,79 @@ def test_power_between_and_beyond_samples() -> None:
     assert forecast.power_at(NOW + hour / 4) == pytest.approx(25.0)
     assert forecast.power_at(NOW + hour) == 100.0
     assert forecast.power_at(NOW + 2 * hour) == 0.0
+
+
+NAIVE_OVERCAST = (
+    "{{ [{'datetime': '2026-06-20T09:00:00', 'condition': 'cloudy',"
+    " 'cloud_coverage': 100, 'temperature': 20},"
+    " {'datetime': '2026-06-20T10:00:00', 'condition': 'cloudy',"
+    " 'cloud_coverage': 100, 'temperature': 20}] }}"
+)
+
+
+async def test_weather_times_without_a_zone_are_local(hass: HomeAssistant) -> None:
+    """Some integrations give wall-clock times: the site still loads, clouds apply."""
+    assert await async_setup_component(hass, "template", weather_config(NAIVE_OVERCAST))
+    await hass.async_block_till_done()
+    entry = solar_site(
+        ("Roof south", SOUTH), forecast_source="builtin", weather_entity="weather.sky"
+    )
+    await setup(hass, entry)
+    # 10:00 in Amsterdam is 08:00 UTC, the fixtures' now.
+    overcast = builtin_w(SOUTH, cloud_cover_pct=100.0, ambient_c=20.0)
+    assert float(state(hass, POWER)) == pytest.approx(overcast)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_hanging_weather_service_does_not_block_setup(
+    hass: HomeAssistant,
+    monkeypatch: pytest.MonkeyPatch,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The weather answer is waited for a bounded time, then clear sky serves."""
+    monkeypatch.setattr(
+        "custom_components.stekker.solar_forecast.WEATHER_TIMEOUT_S", 0.05
+    )
+    released = asyncio.Event()
+
+    async def never_answers(call: ServiceCall) -> ServiceResponse:
+        freezer.tick(1)  # the clock is frozen here: let the timeout come due
+        await released.wait()
+        return {}
+
+    hass.services.async_register(
+        "weather",
+        "get_forecasts",
+        never_answers,
+        supports_response=SupportsResponse.ONLY,
+    )
+    entry = solar_site(
+        ("Roof south", SOUTH), forecast_source="builtin", weather_entity="weather.sky"
+    )
+    await setup(hass, entry)
+    assert float(state(hass, POWER)) == pytest.approx(builtin_w(SOUTH), rel=1e-3)
+    released.set()
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_one_failing_array_raises_the_repair_despite_another_answering(
+    hass: HomeAssistant,
+    aioclient_mock: AiohttpClientMocker,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    aioclient_mock.get(FORECAST_SOLAR_URL, text=ESTIMATE)
+    aioclient_mock.get(FORECAST_SOLAR_WEST_URL, status=400, json={"message": {}})
+    entry = solar_site(
+        ("Roof south", SOUTH), ("Roof west", WEST), forecast_source="forecast_solar"
+    )
+    await setup(hass, entry)
+    for _ in range(3):  # each hour both arrays are due again
+        await later(hass, freezer, entry, timedelta(hours=1))
+    assert calls(aioclient_mock, FORECAST_SOLAR_WEST_URL) >= 3
+    found = issue(hass, entry)
+    assert found is not None
+    assert found.translation_placeholders is not None
+    assert int(found.translation_placeholders["failures"]) >= 3
+    assert state(hass, "sensor.roof_south_solar_forecast_source") == "forecast_solar"
+    assert state(hass, "sensor.roof_west_solar_forecast_source") == "builtin"
+    assert await hass.config_entries.async_unload(entry.entry_id)

@@ -7,12 +7,13 @@ neither spends budget again nor loses the forecast. Whatever fails, every array
 always has a forecast: the built-in clear-sky model fills every gap.
 """
 
+import asyncio
 import bisect
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, override
+from typing import Any, TypeIs, override
 
 from homeassistant.components.weather.const import DOMAIN as WEATHER_DOMAIN
 from homeassistant.components.weather.const import SERVICE_GET_FORECASTS
@@ -72,6 +73,8 @@ STEP = timedelta(minutes=15)
 # on the network (such as the core forecast_solar integration): use half of it.
 PUBLIC_BUDGET_PER_HOUR = PUBLIC_REQUESTS_PER_HOUR // 2
 FAILURES_FOR_ISSUE = 3
+# A weather integration that hangs must not hold up setup or the forecast.
+WEATHER_TIMEOUT_S = 10.0
 STORAGE_VERSION = 1
 ISSUE_FAILING = "solar_forecast_failing"
 
@@ -183,6 +186,7 @@ class PlaneState:
     attempted_at: datetime | None = None
     attempted_with: str | None = None  # the source asked last
     ok: bool = False  # the latest attempt succeeded
+    failures: int = 0  # failed attempts in a row (not stored: a restart starts over)
 
     def to_json(self, key: list[float | None]) -> dict[str, Any]:
         return {
@@ -254,7 +258,7 @@ class SolarForecastCoordinator(DataUpdateCoordinator[SolarForecast]):
         )
         self.planes: dict[str, PlaneState] = {}
         self.retry_at: datetime | None = None
-        self.failures = 0
+        self.weather_failures = 0
         self.last_error: str | None = None
         self._issue_id = f"{entry.entry_id}_{ISSUE_FAILING}"
 
@@ -334,17 +338,17 @@ class SolarForecastCoordinator(DataUpdateCoordinator[SolarForecast]):
                 )
                 self.retry_at = now + timedelta(seconds=wait)
                 state.ok = False
-                self._failed(err)
+                self._failed(err, state)
                 break
             except ForecastError as err:
                 state.ok = False
-                self._failed(err)
+                self._failed(err, state)
             else:
                 state.watts = forecast.watts
                 state.source = forecast.source
                 state.fetched_at = now
                 state.ok = True
-                self._succeeded()
+                self._succeeded(state)
         await self._store.async_save(
             {
                 "planes": {
@@ -357,8 +361,12 @@ class SolarForecastCoordinator(DataUpdateCoordinator[SolarForecast]):
             }
         )
 
-    def _failed(self, err: Exception) -> None:
-        self.failures += 1
+    def _failed(self, err: Exception, state: PlaneState | None = None) -> None:
+        """Count a failure of one array's source (or of the weather, for built-in)."""
+        if state is None:
+            self.weather_failures += 1
+        else:
+            state.failures += 1
         self.last_error = str(err)
         LOGGER.debug("%s: %s failed: %s", self.name, self.source_name(), err)
         if self.failures >= FAILURES_FOR_ISSUE:
@@ -377,12 +385,24 @@ class SolarForecastCoordinator(DataUpdateCoordinator[SolarForecast]):
                 },
             )
 
-    def _succeeded(self) -> None:
+    def _succeeded(self, state: PlaneState | None = None) -> None:
+        """One array (or the weather) answered; the issue goes when all of them do."""
+        was_failing = self.failures > 0
+        if state is None:
+            self.weather_failures = 0
+        else:
+            state.failures = 0
         if self.failures:
+            return
+        if was_failing:
             LOGGER.info("%s: %s answers again", self.name, self.source_name())
-        self.failures = 0
         self.last_error = None
         self._async_delete_issue()
+
+    @property
+    def failures(self) -> int:
+        """The longest run of failures in a row of any array (or the weather)."""
+        return max((self.weather_failures, *(s.failures for s in self.planes.values())))
 
     def source_name(self) -> str:
         """The chosen source as the user knows it, for the repair issue."""
@@ -412,7 +432,9 @@ class SolarForecastCoordinator(DataUpdateCoordinator[SolarForecast]):
         """
         today = dt_util.start_of_local_day(dt_util.as_local(now))
         end = dt_util.start_of_local_day(today.date() + timedelta(days=2))
-        hours = math.ceil((end - today) / timedelta(hours=1))
+        # In UTC: across a daylight-saving change the two days are 47 or 49 hours.
+        span = dt_util.as_utc(end) - dt_util.as_utc(today)
+        hours = math.ceil(span / timedelta(hours=1))
         weather = await self._weather()
         arrays: dict[str, ArrayForecast] = {}
         for subentry_id, config in self.arrays.items():
@@ -437,8 +459,9 @@ class SolarForecastCoordinator(DataUpdateCoordinator[SolarForecast]):
         if self.weather_entity is None:
             return Weather()
         try:
-            weather = await self._fetch_weather(self.weather_entity)
-        except (HomeAssistantError, ForecastError) as err:
+            async with asyncio.timeout(WEATHER_TIMEOUT_S):
+                weather = await self._fetch_weather(self.weather_entity)
+        except (HomeAssistantError, ForecastError, TimeoutError) as err:
             LOGGER.debug("%s: weather: %s", self.name, err)
             if self.chosen == FORECAST_BUILTIN:
                 self._failed(err)
@@ -523,15 +546,21 @@ def weather_from_response(response: Any, entity_id: str, unit: str) -> Weather:
         when = dt_util.parse_datetime(str(item.get("datetime")))
         if when is None:
             continue
-        if isinstance(cover := item.get("cloud_coverage"), int | float):
+        if when.tzinfo is None:  # some integrations give local wall-clock times
+            when = when.replace(tzinfo=dt_util.get_default_time_zone())
+        if _finite(cover := item.get("cloud_coverage")):
             weather.clouds[when] = float(cover)
-        if isinstance(temperature := item.get("temperature"), int | float):
+        if _finite(temperature := item.get("temperature")):
             weather.temperature[when] = TemperatureConverter.convert(
                 float(temperature), unit, UnitOfTemperature.CELSIUS
             )
     if not weather.clouds:
         raise ForecastInvalidResponseError(f"{entity_id}: no hourly cloud coverage")
     return weather
+
+
+def _finite(value: Any) -> TypeIs[int | float]:
+    return isinstance(value, int | float) and math.isfinite(value)
 
 
 def _iso(when: datetime | None) -> str | None:

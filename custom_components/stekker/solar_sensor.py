@@ -170,13 +170,16 @@ def headroom_forecast(
     GTV - margin - building load + solar, where the building load is held at its
     present gross value (net load plus what the panels make now: measured, or else
     forecast). A load profile over the day is the planner's job, not this sensor's.
-    Without a meter reading the load counts as 0.
+    Without a meter reading there is no forecast: a blind site has no headroom to
+    promise. Each slot is capped by what the phase fuses leave now, which solar
+    does not widen.
     """
-    load_kw = 0.0
-    if headroom is not None:
-        load_kw = headroom.building_load_kw
-        if headroom.solar_kw is None:
-            load_kw += solar.power_at(now) / 1000.0
+    if headroom is None:
+        return []
+    load_kw = headroom.building_load_kw
+    if headroom.solar_kw is None:
+        load_kw += solar.power_at(now) / 1000.0
+    fuse_kw = sum(headroom.available_a.values()) * site.voltage_v / 1000.0
     first = dt_util.as_utc(now).replace(second=0, microsecond=0)
     first -= timedelta(minutes=first.minute % 15)
     slots = int(HEADROOM_HORIZON / STEP)
@@ -184,7 +187,7 @@ def headroom_forecast(
     for index in range(slots):
         start = first + index * STEP
         solar_kw = solar.energy_kwh(start, start + STEP) * (timedelta(hours=1) / STEP)
-        available = site.gtv_kw - site.margin_kw - load_kw + solar_kw
+        available = min(site.gtv_kw - site.margin_kw - load_kw + solar_kw, fuse_kw)
         forecast.append((start, max(0.0, available)))
     return forecast
 
@@ -231,8 +234,12 @@ class ForecastHeadroomSensor(StekkerEntity[SolarForecastCoordinator], SensorEnti
         super()._handle_coordinator_update()
 
     @property
-    def native_value(self) -> float:
-        return self._forecast[0][1]
+    def available(self) -> bool:
+        return super().available and bool(self._forecast)
+
+    @property
+    def native_value(self) -> float | None:
+        return self._forecast[0][1] if self._forecast else None
 
     @property
     def extra_state_attributes(self) -> dict[str, Any]:

@@ -173,6 +173,9 @@ def _watts_series(
             raise ForecastInvalidResponseError(
                 f"Forecast.Solar: impossible {watts} W at {stamp} for {plane.kwp} kWp"
             )
+        if plane.inverter_kw is not None:
+            # Whether the service applies the inverter parameter is not ours to trust.
+            watts = min(watts, plane.inverter_kw * 1000.0)
         points[local.replace(tzinfo=zone).astimezone(UTC)] = watts
     if not points:
         raise ForecastInvalidResponseError("Forecast.Solar: no watts in the answer")
