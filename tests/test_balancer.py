@@ -539,3 +539,36 @@ async def test_charger_that_refuses_writes_counts_at_its_maximum(
         assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
     finally:
         await site.stop()
+
+
+async def test_an_unexpected_error_in_a_cycle_is_a_visible_problem(
+    hass: HomeAssistant, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A number entity with a nonsense step breaks the write; nothing goes silent."""
+    site = SimulatedSite(
+        StepLoad(1150.0, 1150.0, 0.0), {"A": Car("a")}, start_s=12 * 3600.0
+    )
+    await site.start()
+    try:
+        loop = await start_loop(
+            hass, site, {"A": entity_charger("A")}, site_data=SITE, options=FAST
+        )
+        await loop.cycle(10)
+        assert hass.states.get("binary_sensor.office_balancing_problem").state == "off"
+        hass.states.async_set(
+            "number.a_max_current",
+            "16",
+            {"unit_of_measurement": "A", "min": 0, "max": 32, "step": "fine"},
+        )
+        loop.entry.runtime_data.balancer.chargers[
+            charger_id(loop, "A")
+        ].setpoint_a = 7.0
+        await loop.cycle()
+        problem = hass.states.get("binary_sensor.office_balancing_problem")
+        assert problem.state == "on"
+        assert "balancing cycle failed" in problem.attributes["problems"][0]
+        assert "Balancing cycle failed; chargers go to fail-safe" in caplog.text
+        assert "Cannot set A to fail-safe" in caplog.text
+        await hass.config_entries.async_unload(loop.entry.entry_id)
+    finally:
+        await site.stop()

@@ -169,12 +169,21 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
                 LOGGER.exception("Balancing cycle failed; chargers go to fail-safe")
                 targets = self._fail_safe()
                 now = self.clock()
-                await asyncio.gather(
+                results = await asyncio.gather(
                     *(
                         self._write(c, targets[c.spec.id], now)
                         for c in self.chargers.values()
-                    )
+                    ),
+                    return_exceptions=True,
                 )
+                for charger, result in zip(
+                    self.chargers.values(), results, strict=True
+                ):
+                    if isinstance(result, Exception):
+                        charger.state = UNAVAILABLE
+                        LOGGER.error(
+                            "Cannot set %s to fail-safe: %r", charger.name, result
+                        )
                 self.async_set_update_error(err)
                 return
         self.async_set_updated_data(state)
