@@ -597,3 +597,24 @@ async def test_one_failing_array_raises_the_repair_despite_another_answering(
     assert state(hass, "sensor.roof_south_solar_forecast_source") == "forecast_solar"
     assert state(hass, "sensor.roof_west_solar_forecast_source") == "builtin"
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_keyless_sites_share_one_budget(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+) -> None:
+    """The public limit is per IP: two keyless sites spread over the same budget."""
+    aioclient_mock.get(FORECAST_SOLAR_URL, text=ESTIMATE)
+    aioclient_mock.get(FORECAST_SOLAR_WEST_URL, text=ESTIMATE)
+    first = solar_site(("Roof south", SOUTH), forecast_source="forecast_solar")
+    await setup(hass, first)
+    assert solar(first).fetch_interval() == timedelta(minutes=15)
+    second = solar_site(
+        ("Shed west", WEST), ("Shed south", SOUTH), forecast_source="forecast_solar"
+    )
+    await setup(hass, second)
+    # Three arrays in 6 requests an hour: each one every 30 minutes, on both sites.
+    assert solar(first).fetch_interval() == timedelta(minutes=30)
+    assert solar(second).fetch_interval() == timedelta(minutes=30)
+    assert await hass.config_entries.async_unload(second.entry_id)
+    assert solar(first).fetch_interval() == timedelta(minutes=15)
+    assert await hass.config_entries.async_unload(first.entry_id)

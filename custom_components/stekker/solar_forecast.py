@@ -32,6 +32,7 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.storage import Store
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
+from homeassistant.util.hass_dict import HassKey
 from homeassistant.util.unit_conversion import TemperatureConverter
 
 from .const import (
@@ -72,6 +73,8 @@ STEP = timedelta(minutes=15)
 # The keyless Forecast.Solar budget is per IP address, shared with anything else
 # on the network (such as the core forecast_solar integration): use half of it.
 PUBLIC_BUDGET_PER_HOUR = PUBLIC_REQUESTS_PER_HOUR // 2
+# Arrays per site on the keyless Forecast.Solar API: they share one IP's budget.
+DATA_PUBLIC_ARRAYS: HassKey[dict[str, int]] = HassKey(f"{DOMAIN}_public_forecast_solar")
 FAILURES_FOR_ISSUE = 3
 # A weather integration that hangs must not hold up setup or the forecast.
 WEATHER_TIMEOUT_S = 10.0
@@ -280,6 +283,17 @@ class SolarForecastCoordinator(DataUpdateCoordinator[SolarForecast]):
         if limited is not None and limited["source"] == self.chosen:
             self.retry_at = _parse(limited["until"])
         self.config_entry.async_on_unload(self._async_delete_issue)
+        if self.chosen == FORECAST_FORECAST_SOLAR and not self.config_entry.options.get(
+            CONF_API_KEY
+        ):
+            public = self.hass.data.setdefault(DATA_PUBLIC_ARRAYS, {})
+            entry_id = self.config_entry.entry_id
+            public[entry_id] = len(self.arrays)
+
+            def _leave() -> None:
+                public.pop(entry_id, None)
+
+            self.config_entry.async_on_unload(_leave)
         self.async_set_updated_data(await self._compose(dt_util.utcnow()))
         if self._sources:
             self.config_entry.async_create_background_task(
@@ -290,12 +304,15 @@ class SolarForecastCoordinator(DataUpdateCoordinator[SolarForecast]):
         """Time between two requests for one array, all arrays within the budget."""
         if self.chosen != FORECAST_FORECAST_SOLAR:
             return timedelta(seconds=MIN_REFRESH_INTERVAL)
-        budget = PUBLIC_BUDGET_PER_HOUR
-        if (
-            limit := self._forecast_solar.rate_limit
-        ) is not None and self.config_entry.options.get(CONF_API_KEY):
-            budget = max(1, math.floor(limit.limit * 3600 / limit.period_s))
-        return timedelta(seconds=spread_schedule(len(self.arrays), budget))
+        if self.config_entry.options.get(CONF_API_KEY):
+            budget = PUBLIC_BUDGET_PER_HOUR
+            if (limit := self._forecast_solar.rate_limit) is not None:
+                budget = max(1, math.floor(limit.limit * 3600 / limit.period_s))
+            return timedelta(seconds=spread_schedule(len(self.arrays), budget))
+        # Keyless: the budget belongs to the IP address, so every site on it shares.
+        shared = sum(self.hass.data.get(DATA_PUBLIC_ARRAYS, {}).values())
+        planes = max(len(self.arrays), shared)
+        return timedelta(seconds=spread_schedule(planes, PUBLIC_BUDGET_PER_HOUR))
 
     @override
     async def _async_update_data(self) -> SolarForecast:
