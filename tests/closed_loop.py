@@ -6,10 +6,12 @@ grid meter serves building + cars, and the real meter coordinators, headroom and
 balancer run once. Simulated time drives the balancer's clock.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -38,13 +40,12 @@ def entity_charger(
     }
 
 
-def alfen_charger(
-    port: int, unit_id: int, phases: int = 3, **limits: Any
-) -> dict[str, Any]:
+def alfen_charger(unit_id: int, phases: int = 3, **limits: Any) -> dict[str, Any]:
+    """A socket of an Alfen station (`closed_loop` fills in the station's port)."""
     return {
         "driver": "modbus",
         "host": "127.0.0.1",
-        "port": port,
+        "port": 0,  # the station's port: `closed_loop` fills it in once served
         "unit_id": unit_id,
         "profile": "alfen_eve",
         "phases": phases,
@@ -189,3 +190,28 @@ async def start_loop(
     await hass.async_block_till_done()
     entry.runtime_data.balancer.clock = loop.now
     return loop
+
+
+@asynccontextmanager
+async def closed_loop(
+    hass: HomeAssistant,
+    site: SimulatedSite,
+    chargers: Mapping[str, dict[str, Any]],
+    **kwargs: Any,
+) -> AsyncIterator[Loop]:
+    """Serve the site, set it up in HA, and tear both down again afterwards."""
+    await site.start()
+    try:
+        # Alfen sockets live on the site's station, whose port exists only now.
+        served = {
+            name: {**data, "port": site.charger_port}
+            if data["driver"] == "modbus"
+            else data
+            for name, data in chargers.items()
+        }
+        loop = await start_loop(hass, site, served, **kwargs)
+        yield loop
+        if loop.entry.state is ConfigEntryState.LOADED:
+            await hass.config_entries.async_unload(loop.entry.entry_id)
+    finally:
+        await site.stop()

@@ -14,7 +14,7 @@ from custom_components.stekker.modbus.transport import ModbusHub
 from simsite.cars import Car
 from simsite.site import SimulatedSite
 
-from .closed_loop import Loop, alfen_charger, entity_charger, start_loop
+from .closed_loop import Loop, alfen_charger, closed_loop, entity_charger
 
 FUSE_A = 40.0
 GTV_KW = 27.0
@@ -38,11 +38,10 @@ class StepLoad:
         return (watts, watts, watts)
 
 
-@pytest.fixture
-async def two_charger_site() -> SimulatedSite:
-    load = StepLoad(1150.0, 4600.0, 12 * 3600.0 + 60)
-    site = SimulatedSite(
-        load,
+def two_charger_site() -> SimulatedSite:
+    """An Alfen socket and a number-entity charger; the building steps up at 12:01."""
+    return SimulatedSite(
+        StepLoad(1150.0, 4600.0, 12 * 3600.0 + 60),
         {
             "Alfen": Car("Alfen car", max_a=16.0),
             "Wallbox": Car("Wallbox car", max_a=16.0, lag_cycles=2),
@@ -50,9 +49,9 @@ async def two_charger_site() -> SimulatedSite:
         alfen_sockets=1,
         start_s=12 * 3600.0,
     )
-    await site.start()
-    yield site
-    await site.stop()
+
+
+TWO_CHARGERS = {"Alfen": alfen_charger(1), "Wallbox": entity_charger("Wallbox")}
 
 
 def over_limit_run(site: SimulatedSite) -> int:
@@ -60,64 +59,38 @@ def over_limit_run(site: SimulatedSite) -> int:
 
 
 async def test_overload_step_is_corrected_within_two_cycles(
-    hass: HomeAssistant, two_charger_site: SimulatedSite
+    hass: HomeAssistant,
 ) -> None:
-    site = two_charger_site
-    loop = await start_loop(
-        hass,
-        site,
-        {
-            "Alfen": alfen_charger(site.charger_port, 1),
-            "Wallbox": entity_charger("Wallbox"),
-        },
-        site_data=SITE,
-        options=FAST,
-    )
-    await loop.cycle(55)
-    # Settled: building 5 A per phase leaves room for both at their 16 A.
-    setpoints = site.history[-1].setpoints_a
-    assert setpoints["Alfen"] == pytest.approx(16.0)
-    assert setpoints["Wallbox"] == pytest.approx(16.0)
-    assert over_limit_run(site) == 0
-    # The building jumps to 20 A per phase: 20 + 32 > 40 A.
-    await loop.cycle(20)
-    # The jump overloads for a moment (the cars still draw what they had) ...
-    assert 1 <= over_limit_run(site) <= 2
-    after = site.history[-1]
-    assert max(after.currents_a.values()) <= FUSE_A
-    assert after.setpoints_a["Alfen"] + after.setpoints_a["Wallbox"] <= FUSE_A - 20
-    # Fair: equal chargers get equal shares.
-    assert after.setpoints_a["Alfen"] == pytest.approx(
-        after.setpoints_a["Wallbox"], abs=1.0
-    )
-    await hass.config_entries.async_unload(loop.entry.entry_id)
+    site = two_charger_site()
+    async with closed_loop(
+        hass, site, TWO_CHARGERS, site_data=SITE, options=FAST
+    ) as loop:
+        await loop.cycle(55)
+        # Settled: building 5 A per phase leaves room for both at their 16 A.
+        setpoints = site.history[-1].setpoints_a
+        assert setpoints["Alfen"] == pytest.approx(16.0)
+        assert setpoints["Wallbox"] == pytest.approx(16.0)
+        assert over_limit_run(site) == 0
+        # The building jumps to 20 A per phase: 20 + 32 > 40 A.
+        await loop.cycle(20)
+        # The jump overloads for a moment (the cars still draw what they had) ...
+        assert 1 <= over_limit_run(site) <= 2
+        after = site.history[-1]
+        assert max(after.currents_a.values()) <= FUSE_A
+        assert after.setpoints_a["Alfen"] + after.setpoints_a["Wallbox"] <= FUSE_A - 20
+        # Fair: equal chargers get equal shares.
+        assert after.setpoints_a["Alfen"] == pytest.approx(
+            after.setpoints_a["Wallbox"], abs=1.0
+        )
 
 
 async def run_overload_two_chargers(hass: HomeAssistant) -> int:
     """Building jumps with an Alfen socket and a number-entity charger at 16 A."""
-    load = StepLoad(1150.0, 4600.0, 12 * 3600.0 + 60)
-    site = SimulatedSite(
-        load,
-        {"Alfen": Car("Alfen car"), "Wallbox": Car("Wallbox car", lag_cycles=2)},
-        alfen_sockets=1,
-        start_s=12 * 3600.0,
-    )
-    await site.start()
-    try:
-        loop = await start_loop(
-            hass,
-            site,
-            {
-                "Alfen": alfen_charger(site.charger_port, 1),
-                "Wallbox": entity_charger("Wallbox"),
-            },
-            site_data=SITE,
-            options=FAST,
-        )
+    site = two_charger_site()
+    async with closed_loop(
+        hass, site, TWO_CHARGERS, site_data=SITE, options=FAST
+    ) as loop:
         await loop.cycle(75)
-        await hass.config_entries.async_unload(loop.entry.entry_id)
-    finally:
-        await site.stop()
     return over_limit_run(site)
 
 
@@ -146,15 +119,10 @@ async def run_overload_one_phase(hass: HomeAssistant) -> int:
             return (super().__call__(seconds)[0], self.low, self.low)
 
     site = six_one_phase_site(L1Step(1150.0, 4600.0, 12 * 3600.0 + 60))
-    await site.start()
-    try:
-        loop = await start_loop(
-            hass, site, six_chargers(), site_data=SITE, options=FAST
-        )
+    async with closed_loop(
+        hass, site, six_chargers(), site_data=SITE, options=FAST
+    ) as loop:
         await loop.cycle(80)
-        await hass.config_entries.async_unload(loop.entry.entry_id)
-    finally:
-        await site.stop()
     return over_limit_run(site)
 
 
@@ -175,15 +143,9 @@ async def test_six_single_phase_chargers_share_fairly_and_take_turns(
 ) -> None:
     """Room for one 6 A car per phase only: the two cars of each phase take turns."""
     site = six_one_phase_site(StepLoad(6900.0, 6900.0, 0.0), battery_kwh=500.0)
-    await site.start()
-    try:
-        loop = await start_loop(
-            hass,
-            site,
-            six_chargers(),
-            site_data=SITE,
-            options={**FAST, "rotation_s": 60.0},
-        )
+    async with closed_loop(
+        hass, site, six_chargers(), site_data=SITE, options={**FAST, "rotation_s": 60.0}
+    ) as loop:
         await loop.cycle(400)
         assert over_limit_run(site) == 0
         charged = {
@@ -199,31 +161,23 @@ async def test_six_single_phase_chargers_share_fairly_and_take_turns(
             for name in SIX
         }
         assert "waiting_for_turn" in states
-        await hass.config_entries.async_unload(loop.entry.entry_id)
-    finally:
-        await site.stop()
 
 
 async def test_plenty_of_room_is_shared_equally(hass: HomeAssistant) -> None:
     site = six_one_phase_site(StepLoad(1150.0, 1150.0, 0.0), max_a=32.0)
-    await site.start()
-    try:
-        loop = await start_loop(
-            hass,
-            site,
-            {n: {**d, "max_a": 32.0} for n, d in six_chargers().items()},
-            site_data=SITE,
-            options=FAST,
-        )
+    async with closed_loop(
+        hass,
+        site,
+        {n: {**d, "max_a": 32.0} for n, d in six_chargers().items()},
+        site_data=SITE,
+        options=FAST,
+    ) as loop:
         await loop.cycle(60)
         last = site.history[-1].setpoints_a
         # 40 A fuse - 5 A building - 0.7 A margin per phase, two cars a phase.
         for name in SIX:
             assert 15.0 <= last[name] <= 17.2, last
         assert over_limit_run(site) == 0
-        await hass.config_entries.async_unload(loop.entry.entry_id)
-    finally:
-        await site.stop()
 
 
 async def test_full_car_gives_its_share_back(hass: HomeAssistant) -> None:
@@ -232,23 +186,18 @@ async def test_full_car_gives_its_share_back(hass: HomeAssistant) -> None:
         {"A": Car("full", soc=1.0, target_soc=1.0), "B": Car("hungry")},
         start_s=12 * 3600.0,
     )
-    await site.start()
-    try:
-        loop = await start_loop(
-            hass,
-            site,
-            {"A": entity_charger("A"), "B": entity_charger("B")},
-            site_data=SITE,
-            options=FAST,
-        )
+    async with closed_loop(
+        hass,
+        site,
+        {"A": entity_charger("A"), "B": entity_charger("B")},
+        site_data=SITE,
+        options=FAST,
+    ) as loop:
         await loop.cycle(60)
         last = site.history[-1].setpoints_a
         # 40 - 20 - 0.7 A: without the full car's share B would get half.
         assert last["B"] >= 12.0
         assert last["A"] <= 8.0
-        await hass.config_entries.async_unload(loop.entry.entry_id)
-    finally:
-        await site.stop()
 
 
 async def test_meter_dropout_fail_safe_and_recovery(hass: HomeAssistant) -> None:
@@ -258,15 +207,13 @@ async def test_meter_dropout_fail_safe_and_recovery(hass: HomeAssistant) -> None
         {"A": Car("a"), "B": Car("b")},
         start_s=12 * 3600.0,
     )
-    await site.start()
-    try:
-        loop = await start_loop(
-            hass,
-            site,
-            {"A": entity_charger("A"), "B": entity_charger("B", fail_safe_a=0.0)},
-            site_data=SITE,
-            options=FAST,
-        )
+    async with closed_loop(
+        hass,
+        site,
+        {"A": entity_charger("A"), "B": entity_charger("B", fail_safe_a=0.0)},
+        site_data=SITE,
+        options=FAST,
+    ) as loop:
         await loop.cycle(30)
         assert site.history[-1].setpoints_a["A"] == 16.0
         await site.meter.stop()
@@ -293,9 +240,6 @@ async def test_meter_dropout_fail_safe_and_recovery(hass: HomeAssistant) -> None
         )
         assert hass.states.get("binary_sensor.office_balancing_problem").state == "off"
         assert site.history[-1].setpoints_a["A"] > 6.0
-        await hass.config_entries.async_unload(loop.entry.entry_id)
-    finally:
-        await site.stop()
 
 
 async def test_unavailable_charger_counts_at_its_maximum(hass: HomeAssistant) -> None:
@@ -304,15 +248,13 @@ async def test_unavailable_charger_counts_at_its_maximum(hass: HomeAssistant) ->
         {"A": Car("a"), "B": Car("b")},
         start_s=12 * 3600.0,
     )
-    await site.start()
-    try:
-        loop = await start_loop(
-            hass,
-            site,
-            {"A": entity_charger("A"), "B": entity_charger("B")},
-            site_data=SITE,
-            options=FAST,
-        )
+    async with closed_loop(
+        hass,
+        site,
+        {"A": entity_charger("A"), "B": entity_charger("B")},
+        site_data=SITE,
+        options=FAST,
+    ) as loop:
         await loop.cycle(30)
         hass.states.async_set("number.a_max_current", STATE_UNAVAILABLE)
         await loop.cycle(20)
@@ -327,9 +269,6 @@ async def test_unavailable_charger_counts_at_its_maximum(hass: HomeAssistant) ->
         assert issue.translation_placeholders == {"charger": "A"}
         assert hass.states.get("sensor.a_balancing_state").state == "unavailable"
         assert over_limit_run(site) == 0
-        await hass.config_entries.async_unload(loop.entry.entry_id)
-    finally:
-        await site.stop()
 
 
 def charger_id(loop: Loop, title: str) -> str:
@@ -345,15 +284,13 @@ async def test_restart_keeps_cars_charging(hass: HomeAssistant) -> None:
         alfen_sockets=1,
         start_s=12 * 3600.0,
     )
-    await site.start()
-    try:
-        loop = await start_loop(
-            hass,
-            site,
-            {"Alfen": alfen_charger(site.charger_port, 1)},
-            site_data=SITE,
-            options=FAST,
-        )
+    async with closed_loop(
+        hass,
+        site,
+        {"Alfen": alfen_charger(1)},
+        site_data=SITE,
+        options=FAST,
+    ) as loop:
         await loop.cycle(30)
         assert site.history[-1].setpoints_a["Alfen"] == 16.0
         assert await hass.config_entries.async_reload(loop.entry.entry_id)
@@ -362,9 +299,6 @@ async def test_restart_keeps_cars_charging(hass: HomeAssistant) -> None:
         await loop.cycle(3)
         # The new balancer starts from what the charger has, not from a pause.
         assert all(s.setpoints_a["Alfen"] == 16.0 for s in site.history[-3:])
-        await hass.config_entries.async_unload(loop.entry.entry_id)
-    finally:
-        await site.stop()
 
 
 async def test_balancing_switch_and_max_current_override(hass: HomeAssistant) -> None:
@@ -373,15 +307,13 @@ async def test_balancing_switch_and_max_current_override(hass: HomeAssistant) ->
         {"A": Car("a"), "B": Car("b")},
         start_s=12 * 3600.0,
     )
-    await site.start()
-    try:
-        loop = await start_loop(
-            hass,
-            site,
-            {"A": entity_charger("A"), "B": entity_charger("B")},
-            site_data=SITE,
-            options=FAST,
-        )
+    async with closed_loop(
+        hass,
+        site,
+        {"A": entity_charger("A"), "B": entity_charger("B")},
+        site_data=SITE,
+        options=FAST,
+    ) as loop:
         await loop.cycle(20)
         await hass.services.async_call(
             "number",
@@ -413,9 +345,6 @@ async def test_balancing_switch_and_max_current_override(hass: HomeAssistant) ->
         await loop.cycle(30)
         assert hass.states.get("switch.b_balancing").state == "on"
         assert site.history[-1].setpoints_a["B"] == 16.0
-        await hass.config_entries.async_unload(loop.entry.entry_id)
-    finally:
-        await site.stop()
 
 
 async def test_diagnostics_explain_the_allocation(hass: HomeAssistant) -> None:
@@ -425,15 +354,13 @@ async def test_diagnostics_explain_the_allocation(hass: HomeAssistant) -> None:
         alfen_sockets=1,
         start_s=12 * 3600.0,
     )
-    await site.start()
-    try:
-        loop = await start_loop(
-            hass,
-            site,
-            {"Alfen": alfen_charger(site.charger_port, 1)},
-            site_data=SITE,
-            options=FAST,
-        )
+    async with closed_loop(
+        hass,
+        site,
+        {"Alfen": alfen_charger(1)},
+        site_data=SITE,
+        options=FAST,
+    ) as loop:
         await loop.cycle(10)
         diagnostics = await async_get_config_entry_diagnostics(hass, loop.entry)
         (charger,) = diagnostics["balancer"]["chargers"]
@@ -442,9 +369,6 @@ async def test_diagnostics_explain_the_allocation(hass: HomeAssistant) -> None:
         assert charger["why"]
         assert charger["setpoint_a"] > 0
         assert diagnostics["balancer"]["state"]["fail_safe"] is False
-        await hass.config_entries.async_unload(loop.entry.entry_id)
-    finally:
-        await site.stop()
 
 
 async def test_fallbacks_that_exceed_the_fuse_raise_a_repair_issue(
@@ -460,18 +384,13 @@ async def test_fallbacks_that_exceed_the_fuse_raise_a_repair_issue(
         {name: Car(name, phases=1) for name in chargers},
         start_s=12 * 3600.0,
     )
-    await site.start()
-    try:
-        loop = await start_loop(hass, site, chargers, site_data=SITE, options=FAST)
+    async with closed_loop(hass, site, chargers, site_data=SITE, options=FAST) as loop:
         await loop.cycle()
         issue = ir.async_get(hass).async_get_issue(
             DOMAIN, f"{loop.entry.entry_id}_fallback_too_high"
         )
         assert issue is not None
         assert issue.translation_placeholders["current"] == "48"
-        await hass.config_entries.async_unload(loop.entry.entry_id)
-    finally:
-        await site.stop()
 
 
 async def test_alfen_safe_current_counts_as_fallback(hass: HomeAssistant) -> None:
@@ -482,27 +401,22 @@ async def test_alfen_safe_current_counts_as_fallback(hass: HomeAssistant) -> Non
         safe_current_a=20.0,
         start_s=12 * 3600.0,
     )
-    await site.start()
-    try:
-        loop = await start_loop(
-            hass,
-            site,
-            {
-                "Left": alfen_charger(site.charger_port, 1, fail_safe_a=0.0),
-                "Right": alfen_charger(site.charger_port, 2, fail_safe_a=0.0),
-            },
-            site_data=SITE,
-            options=FAST,
-        )
+    async with closed_loop(
+        hass,
+        site,
+        {
+            "Left": alfen_charger(1, fail_safe_a=0.0),
+            "Right": alfen_charger(2, fail_safe_a=0.0),
+        },
+        site_data=SITE,
+        options=FAST,
+    ) as loop:
         await loop.cycle()
         issue = ir.async_get(hass).async_get_issue(
             DOMAIN, f"{loop.entry.entry_id}_fallback_too_high"
         )
         assert issue is not None
         assert issue.translation_placeholders["current"] == "40"
-        await hass.config_entries.async_unload(loop.entry.entry_id)
-    finally:
-        await site.stop()
 
 
 async def test_charger_that_refuses_writes_counts_at_its_maximum(
@@ -514,16 +428,14 @@ async def test_charger_that_refuses_writes_counts_at_its_maximum(
         {"A": Car("a"), "B": Car("b")},
         start_s=12 * 3600.0,
     )
-    await site.start()
-    try:
-        loop = await start_loop(
-            hass,
-            site,
-            {"A": entity_charger("A"), "B": entity_charger("B")},
-            site_data=SITE,
-            options=FAST,
-            broken=frozenset({"a"}),
-        )
+    async with closed_loop(
+        hass,
+        site,
+        {"A": entity_charger("A"), "B": entity_charger("B")},
+        site_data=SITE,
+        options=FAST,
+        broken=frozenset({"a"}),
+    ) as loop:
         await loop.cycle(70)
         # A keeps drawing 16 A; B gets at most what is left with A at its maximum.
         last = site.history[-1]
@@ -537,8 +449,6 @@ async def test_charger_that_refuses_writes_counts_at_its_maximum(
         await hass.config_entries.async_unload(loop.entry.entry_id)
         # Nothing watches an unloaded site: its repair issues go with it.
         assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
-    finally:
-        await site.stop()
 
 
 async def test_an_unexpected_error_in_a_cycle_is_a_visible_problem(
@@ -548,11 +458,9 @@ async def test_an_unexpected_error_in_a_cycle_is_a_visible_problem(
     site = SimulatedSite(
         StepLoad(1150.0, 1150.0, 0.0), {"A": Car("a")}, start_s=12 * 3600.0
     )
-    await site.start()
-    try:
-        loop = await start_loop(
-            hass, site, {"A": entity_charger("A")}, site_data=SITE, options=FAST
-        )
+    async with closed_loop(
+        hass, site, {"A": entity_charger("A")}, site_data=SITE, options=FAST
+    ) as loop:
         await loop.cycle(10)
         assert hass.states.get("binary_sensor.office_balancing_problem").state == "off"
         hass.states.async_set(
@@ -569,6 +477,3 @@ async def test_an_unexpected_error_in_a_cycle_is_a_visible_problem(
         assert "balancing cycle failed" in problem.attributes["problems"][0]
         assert "Balancing cycle failed; chargers go to fail-safe" in caplog.text
         assert "Cannot set A to fail-safe" in caplog.text
-        await hass.config_entries.async_unload(loop.entry.entry_id)
-    finally:
-        await site.stop()
