@@ -10,11 +10,10 @@ parameter, and one ``step`` is one control cycle.
 
 import math
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Literal
 
+from custom_components.stekker.engine.charger import MIN_CURRENT_A
 from custom_components.stekker.engine.site import PHASES
-
-MIN_CURRENT_A: Final = 6.0  # IEC 61851: a lower setpoint means pause
 
 type Phase = Literal["l1", "l2", "l3"]
 

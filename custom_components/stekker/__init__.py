@@ -64,7 +64,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: StekkerConfigEntry) -> b
         balancer=balancer,
         solar=await async_setup_solar_forecast(hass, entry),
     )
-    headroom.async_attach()
+    headroom.async_recompute()  # the entities start from the first readings
     balancer.async_attach()
     entry.async_on_unload(balancer.async_clear_issues)
     entry.async_on_unload(entry.add_update_listener(_async_reload))

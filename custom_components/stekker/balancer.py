@@ -80,9 +80,6 @@ class Charger:
         top = max(self.spec.min_a, min(self.spec.max_a, self.max_override_a))
         return replace(self.spec, max_a=top)
 
-    def draw_phases(self) -> tuple[str, ...]:
-        return PHASES if self.spec.phases == 3 else (self.spec.phase,)
-
     @property
     def problem(self) -> ChargerError | None:
         """Why Stekker cannot steer this charger now, if it cannot."""
@@ -247,7 +244,7 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
             fallback = charger.fail_safe_a
             if charger.reading is not None and charger.reading.safe_a is not None:
                 fallback = max(fallback, charger.reading.safe_a)
-            for phase in charger.draw_phases():
+            for phase in charger.spec.loaded_phases:
                 per_phase[phase] += fallback
         worst = max(per_phase[phase] for phase in site.phase_names)
         self._set_issue(
@@ -288,7 +285,7 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
         return watts, per_phase
 
     def _allocate(
-        self, available_a: Any, available_kw: float, now: float
+        self, available_a: Mapping[str, float], available_kw: float, now: float
     ) -> dict[str, float]:
         """Share what is left after reserving the maximum of chargers we cannot steer."""
         room = {p: float(available_a.get(p, 0.0)) for p in PHASES}
@@ -297,7 +294,7 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
         targets: dict[str, float] = {}
         for charger in self.chargers.values():
             if charger.problem is not None or not charger.enabled:
-                for phase in charger.draw_phases():
+                for phase in charger.spec.loaded_phases:
                     room[phase] -= charger.spec.max_a
                 room_kw -= (
                     charger.spec.max_a

@@ -104,11 +104,6 @@ def spec_from(subentry_id: str, data: Mapping[str, Any]) -> ChargerSpec:
     )
 
 
-def _draw(spec: ChargerSpec, amps: float) -> dict[str, float]:
-    phases = PHASES if spec.phases == 3 else (spec.phase,)
-    return dict.fromkeys(phases, amps)
-
-
 @dataclass(slots=True)
 class EntityChargerDriver:
     """A charger driven through another integration's `number` entity (A, W or kW)."""
@@ -165,7 +160,9 @@ class EntityChargerDriver:
             watts = PowerConverter.convert(float(state.state), unit, "W")
         except ValueError:
             return {}  # unavailable or unknown: the draw is simply not known now
-        return _draw(self.spec, max(0.0, watts) / self._watts_per_amp())
+        return dict.fromkeys(
+            self.spec.loaded_phases, max(0.0, watts) / self._watts_per_amp()
+        )
 
     def _connected(self) -> bool | None:
         if not self.status_entity:

@@ -60,7 +60,6 @@ CONF_MIN_A: Final = "min_a"
 CONF_MAX_A: Final = "max_a"
 CONF_PRIORITY: Final = "priority"
 CONF_FAIL_SAFE_A: Final = "fail_safe_a"
-MIN_CURRENT_A: Final = 6.0
 
 # Balancing options
 CONF_STALE_CYCLES: Final = "stale_cycles"

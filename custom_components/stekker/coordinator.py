@@ -99,7 +99,7 @@ class MeterCoordinator(DataUpdateCoordinator[MeterReading]):
 
 
 class HeadroomCoordinator(DataUpdateCoordinator[Headroom]):
-    """Recomputes the site's headroom whenever one of its meters reports."""
+    """The site's headroom; the balancer recomputes it every control cycle."""
 
     config_entry: StekkerConfigEntry
 
@@ -118,15 +118,6 @@ class HeadroomCoordinator(DataUpdateCoordinator[Headroom]):
         # What the balancer's chargers say they draw: (W, A per phase).
         self.charger_draw: tuple[float, dict[str, float]] | None = None
 
-    @callback
-    def async_attach(self) -> None:
-        """Follow every meter coordinator for as long as the entry is loaded."""
-        for meter in self.meters.values():
-            self.config_entry.async_on_unload(
-                meter.async_add_listener(self._async_meter_updated)
-            )
-        self._async_meter_updated()
-
     def _latest(self, role: MeterRole) -> list[MeterReading]:
         return [
             meter.data
@@ -134,19 +125,17 @@ class HeadroomCoordinator(DataUpdateCoordinator[Headroom]):
             if meter.role is role and meter.last_update_success and meter.data
         ]
 
-    def basis_meters(self) -> list[MeterCoordinator]:
-        """The meters the headroom rests on: the grid meter, else the building meter."""
-        role = (
+    def _basis(self) -> MeterRole:
+        """What the headroom rests on: the grid meter, else the building meter."""
+        return (
             MeterRole.GRID if self._configured(MeterRole.GRID) else MeterRole.BUILDING
         )
-        return [meter for meter in self.meters.values() if meter.role is role]
+
+    def basis_meters(self) -> list[MeterCoordinator]:
+        return [meter for meter in self.meters.values() if meter.role is self._basis()]
 
     def _configured(self, role: MeterRole) -> bool:
         return any(meter.role is role for meter in self.meters.values())
-
-    @callback
-    def _async_meter_updated(self) -> None:
-        self.async_recompute()
 
     @callback
     def async_recompute(self) -> None:
@@ -161,9 +150,7 @@ class HeadroomCoordinator(DataUpdateCoordinator[Headroom]):
     def _compute(self) -> Headroom:
         grid = self._latest(MeterRole.GRID)
         building = self._latest(MeterRole.BUILDING)
-        basis = (
-            MeterRole.GRID if self._configured(MeterRole.GRID) else MeterRole.BUILDING
-        )
+        basis = self._basis()
         if not (grid if basis is MeterRole.GRID else building):
             raise UpdateFailed(
                 translation_domain=DOMAIN,

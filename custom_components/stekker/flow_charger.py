@@ -25,8 +25,8 @@ from .const import (
     CONF_VOLTAGE_V,
     DRIVER_ENTITY,
     DRIVER_MODBUS,
-    MIN_CURRENT_A,
 )
+from .engine.charger import MIN_CURRENT_A
 from .engine.site import PHASES
 from .modbus.profiles import CHARGER_PROFILES
 from .selectors import dropdown, number_box

@@ -33,6 +33,11 @@ class ChargerSpec:
                 f"charger {self.id}: need {MIN_CURRENT_A} A <= min_a <= max_a"
             )
 
+    @property
+    def loaded_phases(self) -> tuple[str, ...]:
+        """The site phases this charger draws from."""
+        return PHASES if self.phases == 3 else (self.phase,)
+
 
 @dataclass(frozen=True, slots=True)
 class ChargerStatus:
