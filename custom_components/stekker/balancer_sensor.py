@@ -14,7 +14,7 @@ from homeassistant.const import UnitOfElectricCurrent, UnitOfPower
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .balancer import STATES, BalancerCoordinator, BalancerState, Charger
-from .charger_entity import ChargerEntity
+from .charger_entity import ChargerEntity, async_add_charger_entities
 from .coordinator import StekkerConfigEntry
 from .entity import StekkerEntity, site_device
 
@@ -95,11 +95,9 @@ def async_add_balancer_sensors(
         BalancerSensor(balancer, description, entry.entry_id, site_device(entry))
         for description in SITE_SENSORS
     )
-    for charger_id in balancer.chargers:
-        async_add_entities(
-            (ChargerSensor(entry, charger_id, d) for d in CHARGER_SENSORS),
-            config_subentry_id=charger_id,
-        )
+    async_add_charger_entities(
+        entry, async_add_entities, ChargerSensor, CHARGER_SENSORS
+    )
 
 
 class BalancerSensor(StekkerEntity[BalancerCoordinator], SensorEntity):

@@ -1,6 +1,9 @@
 """Entities on a charger's device, following the balancer."""
 
-from homeassistant.helpers.entity import EntityDescription
+from collections.abc import Callable, Iterable
+
+from homeassistant.helpers.entity import Entity, EntityDescription
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .balancer import BalancerCoordinator, Charger
 from .coordinator import StekkerConfigEntry
@@ -27,3 +30,18 @@ class ChargerEntity(StekkerEntity[BalancerCoordinator]):
     @property
     def charger(self) -> Charger:
         return self.coordinator.chargers[self.charger_id]
+
+
+def async_add_charger_entities[DescriptionT: EntityDescription](
+    entry: StekkerConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    entity: Callable[[StekkerConfigEntry, str, DescriptionT], Entity],
+    descriptions: Iterable[DescriptionT],
+) -> None:
+    """Each charger's entities, on its subentry so they go when the charger goes."""
+    descriptions = tuple(descriptions)
+    for charger_id in entry.runtime_data.balancer.chargers:
+        async_add_entities(
+            (entity(entry, charger_id, d) for d in descriptions),
+            config_subentry_id=charger_id,
+        )

@@ -10,7 +10,7 @@ from homeassistant.const import EntityCategory, UnitOfElectricCurrent
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .charger_entity import ChargerEntity
+from .charger_entity import ChargerEntity, async_add_charger_entities
 from .coordinator import StekkerConfigEntry
 
 PARALLEL_UPDATES = 0
@@ -31,11 +31,9 @@ async def async_setup_entry(
     entry: StekkerConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    for charger_id in entry.runtime_data.balancer.chargers:
-        async_add_entities(
-            [MaxCurrentNumber(entry, charger_id, MAX_CURRENT)],
-            config_subentry_id=charger_id,
-        )
+    async_add_charger_entities(
+        entry, async_add_entities, MaxCurrentNumber, [MAX_CURRENT]
+    )
 
 
 class MaxCurrentNumber(ChargerEntity, RestoreNumber):

@@ -8,7 +8,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import RestoreEntity
 
-from .charger_entity import ChargerEntity
+from .charger_entity import ChargerEntity, async_add_charger_entities
 from .coordinator import StekkerConfigEntry
 
 PARALLEL_UPDATES = 0
@@ -23,11 +23,7 @@ async def async_setup_entry(
     entry: StekkerConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    for charger_id in entry.runtime_data.balancer.chargers:
-        async_add_entities(
-            [BalancingSwitch(entry, charger_id, BALANCING)],
-            config_subentry_id=charger_id,
-        )
+    async_add_charger_entities(entry, async_add_entities, BalancingSwitch, [BALANCING])
 
 
 class BalancingSwitch(ChargerEntity, SwitchEntity, RestoreEntity):
