@@ -105,6 +105,15 @@ class _AlfenStation(ModbusSimServer):
         return result
 
 
+def _mode3(car: Car) -> int:
+    """The first register of an Alfen socket's IEC 61851 state string.
+
+    "A" with no car, "C2" while it draws, "B1" while plugged in without charging.
+    """
+    state = "A\0" if not car.connected else "C2" if car.draw_a > 0.0 else "B1"
+    return ord(state[0]) << 8 | ord(state[1])
+
+
 def _refusal(address: int, words: list[int]) -> ExcCodes | None:
     """Why an Alfen socket refuses this write, or None if it takes it."""
     if not set(range(address, address + len(words))) <= _SETPOINT_SPAN:
@@ -350,6 +359,7 @@ class SimulatedSite:
                     VALID_TIME_S: math.ceil(remaining),
                     SAFE_CURRENT_A: self._safe_current_a,
                     SETPOINT_ACCOUNTED: 1 if remaining else 0,
+                    profiles.MODE3_STATE: _mode3(self._cars[name]),
                     profiles.PHASES: 3,  # the key, not the phase names
                 },
             )

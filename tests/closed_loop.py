@@ -139,6 +139,9 @@ class Loop:
             for meter in self.entry.runtime_data.meters.values():
                 await meter.async_refresh()
             await self.hass.async_block_till_done()
+            # What the balancer's watchdog timer does once per control cycle.
+            self.entry.runtime_data.balancer.async_watchdog()
+            await self.hass.async_block_till_done()
 
 
 async def start_loop(

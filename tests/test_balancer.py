@@ -267,7 +267,7 @@ async def test_unavailable_charger_counts_at_its_maximum(hass: HomeAssistant) ->
         )
         assert issue is not None
         assert issue.translation_placeholders == {"charger": "A"}
-        assert hass.states.get("sensor.a_balancing_state").state == "unavailable"
+        assert hass.states.get("sensor.a_balancing_state").state == "fault"
         assert over_limit_run(site) == 0
 
 
@@ -445,16 +445,18 @@ async def test_charger_that_refuses_writes_counts_at_its_maximum(
         assert over_limit_run(site) <= 2
         issue_id = f"{loop.entry.entry_id}_charger_unavailable_{charger_id(loop, 'A')}"
         assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
-        assert hass.states.get("sensor.a_balancing_state").state == "unavailable"
+        assert hass.states.get("sensor.a_balancing_state").state == "fault"
         await hass.config_entries.async_unload(loop.entry.entry_id)
         # Nothing watches an unloaded site: its repair issues go with it.
         assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
 
 
 async def test_an_unexpected_error_in_a_cycle_is_a_visible_problem(
-    hass: HomeAssistant, caplog: pytest.LogCaptureFixture
+    hass: HomeAssistant,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A number entity with a nonsense step breaks the write; nothing goes silent."""
+    """A bug in a cycle (injected here) sends the chargers to fail-safe, visibly."""
     site = SimulatedSite(
         StepLoad(1150.0, 1150.0, 0.0), {"A": Car("a")}, start_s=12 * 3600.0
     )
@@ -462,18 +464,25 @@ async def test_an_unexpected_error_in_a_cycle_is_a_visible_problem(
         hass, site, {"A": entity_charger("A")}, site_data=SITE, options=FAST
     ) as loop:
         await loop.cycle(10)
+        assert site.history[-1].setpoints_a["A"] == 16.0
         assert hass.states.get("binary_sensor.office_balancing_problem").state == "off"
-        hass.states.async_set(
-            "number.a_max_current",
-            "16",
-            {"unit_of_measurement": "A", "min": 0, "max": 32, "step": "fine"},
-        )
-        loop.entry.runtime_data.balancer.chargers[
-            charger_id(loop, "A")
-        ].setpoint_a = 7.0
+
+        def bug(*_: object) -> None:
+            raise RuntimeError("injected bug")
+
+        monkeypatch.setattr("custom_components.stekker.balancer.decide", bug)
         await loop.cycle()
         problem = hass.states.get("binary_sensor.office_balancing_problem")
         assert problem.state == "on"
         assert "balancing cycle failed" in problem.attributes["problems"][0]
         assert "Balancing cycle failed; chargers go to fail-safe" in caplog.text
+        await loop.cycle()
+        assert site.history[-1].setpoints_a["A"] == 6.0  # its fail-safe current
+        # The number entity itself breaks too: the fail-safe write says so.
+        hass.states.async_set(
+            "number.a_max_current",
+            "16",
+            {"unit_of_measurement": "A", "min": 0, "max": 32, "step": "fine"},
+        )
+        await loop.cycle()
         assert "Cannot set A to fail-safe" in caplog.text

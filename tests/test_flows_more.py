@@ -115,7 +115,7 @@ async def test_reconfigure_limits(hass: HomeAssistant) -> None:
 
 BALANCING = {
     "poll_interval": 2,
-    "stale_cycles": 4,
+    "stale_s": 4,
     "ramp_step_a": 3,
     "hysteresis_s": 5,
     "min_write_interval_s": 20,
@@ -127,6 +127,10 @@ BALANCING = {
     ("answer", "errors"),
     [
         ({**BALANCING, "margin_kw": 60}, {"margin_kw": "margin_out_of_range"}),
+        (
+            {**BALANCING, "margin_kw": 2, "stale_s": 3},
+            {"stale_s": "stale_below_cycles"},
+        ),
         ({**BALANCING, "margin_kw": 2}, None),
     ],
 )
@@ -152,7 +156,7 @@ async def test_options(
         assert entry.options == {
             "poll_interval": 2.0,
             "margin_kw": 2.0,
-            "stale_cycles": 4,
+            "stale_s": 4.0,
             "ramp_step_a": 3.0,
             "hysteresis_s": 5.0,
             "min_write_interval_s": 20.0,

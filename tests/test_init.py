@@ -10,6 +10,7 @@ from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
+from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.stekker.const import DOMAIN
@@ -192,12 +193,17 @@ async def test_building_meter_basis_with_solar_and_charger_meters(
         # Net building = 10 kW - 4 kW solar; grid = net + 2 kW chargers.
         assert value(hass, "sensor.office_building_load") == pytest.approx(10.0)
         assert value(hass, "sensor.office_grid_power") == pytest.approx(8.0)
+        # Charger current converts to power at the highest measured phase voltage.
+        volts = max(sdm630_values()[f"voltage_{p}_v"] for p in ("l1", "l2", "l3"))
         assert value(hass, "sensor.office_available_charging_power") == pytest.approx(
             min(
                 50 - 1 - 6.0,
-                value(hass, "sensor.office_available_current_l1") * 0.23
-                + value(hass, "sensor.office_available_current_l2") * 0.23
-                + value(hass, "sensor.office_available_current_l3") * 0.23,
+                sum(
+                    value(hass, f"sensor.office_available_current_{p}")
+                    for p in ("l1", "l2", "l3")
+                )
+                * volts
+                / 1000.0,
             ),
             abs=1e-3,
         )
@@ -263,22 +269,75 @@ async def test_single_phase_site_has_one_phase_current(
     await hass.config_entries.async_unload(entry.entry_id)
 
 
+class Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 async def test_sensor_meter_that_stops_reporting_goes_stale(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
-    """A P1 sensor whose integration stopped keeps its number: that is no reading."""
+    """A P1 sensor whose integration stopped keeps its number: that is no reading.
+
+    Issue 11.6: silence is measured on the monotonic clock from the moment a new
+    report is seen, so a wall clock stepped back cannot hide a dead sensor.
+    """
     hass.states.async_set("sensor.p1_power", "2300", {"unit_of_measurement": "W"})
     entry = site_entry(
         {"source": "sensors", "power_entity": "sensor.p1_power", "role": "grid"}
     )
     await setup(hass, entry)
+    clock = Clock()
+    entry.runtime_data.balancer.clock = clock
     assert value(hass, "sensor.office_grid_power") == pytest.approx(2.3)
-    freezer.tick(timedelta(seconds=61))
+    # It reports every second for a while: its silence deadline is the 5 s floor.
+    for _ in range(5):
+        clock.now += 1.0
+        freezer.tick(timedelta(seconds=1))
+        hass.states.async_set("sensor.p1_power", "2300", {"unit_of_measurement": "W"})
+        await cycle(hass, entry)
+    clock.now += 5.0
+    await cycle(hass, entry)
+    assert value(hass, "sensor.office_grid_power") == pytest.approx(2.3)
+    # The wall clock steps back an hour; the sensor stays silent.
+    freezer.move_to(dt_util.utcnow() - timedelta(hours=1))
+    clock.now += 1.0
     await cycle(hass, entry)
     assert hass.states.get("sensor.office_grid_power").state == STATE_UNAVAILABLE
     meter = next(iter(entry.runtime_data.meters.values()))
-    assert "has not reported for 61 s" in str(meter.last_exception)
+    assert "has not reported for 6 s" in str(meter.last_exception)
+    freezer.tick(timedelta(seconds=1))
     hass.states.async_set("sensor.p1_power", "2400", {"unit_of_measurement": "W"})
     await cycle(hass, entry)
     assert value(hass, "sensor.office_grid_power") == pytest.approx(2.4)
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_slow_sensor_meter_is_given_its_own_interval(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """A DSMR 4 meter reports every 10 s: stale only after 30 s of silence."""
+    hass.states.async_set("sensor.p1_power", "2300", {"unit_of_measurement": "W"})
+    entry = site_entry(
+        {"source": "sensors", "power_entity": "sensor.p1_power", "role": "grid"}
+    )
+    await setup(hass, entry)
+    clock = Clock()
+    entry.runtime_data.balancer.clock = clock
+    for _ in range(3):
+        clock.now += 10.0
+        freezer.tick(timedelta(seconds=10))
+        hass.states.async_set("sensor.p1_power", "2300", {"unit_of_measurement": "W"})
+        await cycle(hass, entry)
+    clock.now += 29.0
+    await cycle(hass, entry)
+    assert value(hass, "sensor.office_grid_power") == pytest.approx(2.3)
+    clock.now += 2.0
+    await cycle(hass, entry)
+    assert hass.states.get("sensor.office_grid_power").state == STATE_UNAVAILABLE
     await hass.config_entries.async_unload(entry.entry_id)

@@ -439,7 +439,12 @@ async def test_forecast_headroom_from_the_building_load(
     for now stands in for it.
     """
     hass.states.async_set("sensor.p1", "20000", {"unit_of_measurement": "W"})
-    meters = [{"source": "sensors", "power_entity": "sensor.p1", "role": "grid"}]
+    grid: dict[str, str] = {"source": "sensors", "power_entity": "sensor.p1"}
+    for phase in ("l1", "l2", "l3"):
+        # 29 A each: the phase fuses leave more than the GTV does.
+        hass.states.async_set(f"sensor.p1_{phase}", "29", {"unit_of_measurement": "A"})
+        grid[f"current_{phase}_entity"] = f"sensor.p1_{phase}"
+    meters = [{**grid, "role": "grid"}]
     if solar_meter_w is not None:
         hass.states.async_set("sensor.pv", "1500", {"unit_of_measurement": "W"})
         meters.append(

@@ -1,20 +1,25 @@
 """The balancer: every control cycle, read the chargers, share the headroom, write.
 
-It runs on each meter update (the control cycle). Data it cannot trust never turns
-into a zero: a stale or invalid grid reading holds the setpoints for a few cycles,
-then sends every charger to its fail-safe current; a charger that cannot be read
-or written is counted at its maximum draw. Both raise a repair issue while they last.
+It runs on each meter update (the control cycle) and on a watchdog timer, so a
+meter that stops answering cannot stop it. Data it cannot trust never turns into
+a zero: missing meter data holds the setpoints for at most ``stale_s`` seconds,
+then sends every charger to its fail-safe current. Every device read and write is
+bounded by ``DEVICE_TIMEOUT_S``; a write that does not return in time is left to
+finish on its own and its charger is counted at its maximum meanwhile. Decreases
+are written before increases, and increases only once every decrease has landed.
 """
 
 import asyncio
-import math
+import functools
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, override
+from datetime import timedelta
+from typing import Any, Final, override
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 
 from .charger_driver import ChargerDriver, ChargerError, ChargerReading
@@ -25,23 +30,36 @@ from .const import (
     CONF_MIN_WRITE_INTERVAL_S,
     CONF_RAMP_STEP_A,
     CONF_ROTATION_S,
-    CONF_STALE_CYCLES,
     DOMAIN,
     LOGGER,
 )
-from .coordinator import HeadroomCoordinator, StekkerConfigEntry
-from .engine.allocator import (
-    AllocatorConfig,
-    AllocatorMemory,
-    ChargerMemory,
-    allocate,
+from .coordinator import (
+    HeadroomCoordinator,
+    StekkerConfigEntry,
+    poll_interval,
+    stale_time,
 )
-from .engine.charger import ChargerSpec, ChargerStatus
+from .engine.accounting import (
+    DEFAULT_LAG_S,
+    ChargerAccount,
+    ChargerObservation,
+    SetpointLog,
+    account,
+    total_credit,
+)
+from .engine.allocator import AllocatorConfig, AllocatorMemory
+from .engine.charger import ChargerSpec
+from .engine.control import ChargerInput, Mode, State, decide
 from .engine.site import PHASES
 
-FAIL_SAFE = "fail_safe"
-UNAVAILABLE = "unavailable"
-DISABLED = "disabled"
+# Bound on one read or write of a charger: inside the 1 s control cycle.
+DEVICE_TIMEOUT_S: Final = 1.0
+# A charger that is not doing what it was told is told again this often.
+REASSERT_S: Final = 5.0
+
+FAIL_SAFE = State.FAIL_SAFE.value
+FAULT = State.FAULT.value
+DISABLED = State.DISABLED.value
 STATES = [
     "charging",
     "limited",
@@ -50,7 +68,7 @@ STATES = [
     "idle",
     DISABLED,
     FAIL_SAFE,
-    UNAVAILABLE,
+    FAULT,
 ]
 
 
@@ -67,11 +85,18 @@ class Charger:
     reading: ChargerReading | None = None
     error: ChargerError | None = None  # last read failed
     write_error: ChargerError | None = None  # cleared only by a successful write
-    setpoint_a: float | None = None  # last value written
+    log: SetpointLog = field(default_factory=SetpointLog)  # what was written
     written_at: float = -float("inf")
+    wanted_a: float | None = None  # what the balancer last wanted written
+    pending: asyncio.Task[float] | None = None  # a write that has not returned
+    account: ChargerAccount | None = None
     state: str = "idle"
     why: str = ""
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def setpoint_a(self) -> float | None:
+        """The last setpoint written."""
+        return self.log.amps
 
     @property
     def limited_spec(self) -> ChargerSpec:
@@ -81,9 +106,18 @@ class Charger:
         return replace(self.spec, max_a=top)
 
     @property
+    def fail_safe_target_a(self) -> float:
+        """The fail-safe current, never above a maximum the user lowered."""
+        return min(self.fail_safe_a, self.limited_spec.max_a)
+
+    @property
     def problem(self) -> ChargerError | None:
         """Why Stekker cannot steer this charger now, if it cannot."""
         return self.error or self.write_error
+
+    @property
+    def obeying(self) -> bool:
+        return self.account is None or self.account.obeying
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +131,7 @@ class BalancerState:
 
 
 class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
-    """Runs the control cycle; pushed by meter updates, never polled."""
+    """Runs the control cycle; pushed by meter updates and a watchdog, never polled."""
 
     config_entry: StekkerConfigEntry
 
@@ -123,22 +157,53 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
             min_write_interval_s=float(options[CONF_MIN_WRITE_INTERVAL_S]),
             rotation_s=float(options[CONF_ROTATION_S]),
         )
-        self.stale_cycles = int(options[CONF_STALE_CYCLES])
+        self.cycle_s = poll_interval(entry).total_seconds()
+        self.stale_s = stale_time(entry)
+        self.lag_s = DEFAULT_LAG_S
         self.memory = AllocatorMemory()
-        self.had_data = False
-        self.bad_cycles = 0
+        self._cycled = False
         self._running: asyncio.Task[None] | None = None
         self._cycle_lock = asyncio.Lock()
         self._issues: set[str] = set()
         self._again = False
 
+    @property
+    def clock(self) -> Callable[[], float]:
+        return self._clock
+
+    @clock.setter
+    def clock(self, clock: Callable[[], float]) -> None:
+        """One clock for the balancer and the meters it judges the age of."""
+        self._clock = clock
+        for meter in self.headroom.meters.values():
+            meter.clock = clock
+
     @callback
     def async_attach(self) -> None:
-        """Cycle on every poll of the meter the headroom rests on (grid or building)."""
+        """Cycle on every poll of the basis meter, and at least once per cycle time."""
         for meter in self.headroom.basis_meters():
             self.config_entry.async_on_unload(
                 meter.async_add_listener(self.async_schedule_cycle)
             )
+        self.config_entry.async_on_unload(
+            async_track_time_interval(
+                self.hass,
+                self.async_watchdog,
+                timedelta(seconds=self.cycle_s),
+                name=f"{self.name} watchdog",
+            )
+        )
+
+    @callback
+    def async_watchdog(self, _now: Any = None) -> None:
+        """Each cycle time: cycle if nothing else did since the last time.
+
+        A meter that hangs or stays silent (its coordinator tells only of the first
+        failed poll) must not stop the cycle, or the fail-safe would never come.
+        """
+        if not self._cycled:
+            self.async_schedule_cycle()
+        self._cycled = False
 
     @callback
     def async_schedule_cycle(self) -> None:
@@ -159,27 +224,25 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
     async def async_run_cycle(self) -> None:
         """One control cycle, its outcome pushed to the entities; never two at once."""
         async with self._cycle_lock:
+            self._cycled = True
             try:
                 state = await self._cycle()
             except Exception as err:
                 # A bug must not leave the chargers unsupervised at their last values.
                 LOGGER.exception("Balancing cycle failed; chargers go to fail-safe")
-                targets = self._fail_safe()
-                now = self.clock()
-                results = await asyncio.gather(
-                    *(
-                        self._write(c, targets[c.spec.id], now)
-                        for c in self.chargers.values()
-                    ),
-                    return_exceptions=True,
+                for charger in self.chargers.values():
+                    charger.state = FAIL_SAFE if charger.enabled else DISABLED
+                self.memory = AllocatorMemory()
+                await self._apply(
+                    {c.spec.id: c.fail_safe_target_a for c in self.chargers.values()},
+                    self.clock(),
                 )
-                for charger, result in zip(
-                    self.chargers.values(), results, strict=True
-                ):
-                    if isinstance(result, Exception):
-                        charger.state = UNAVAILABLE
+                for charger in self.chargers.values():
+                    if charger.enabled and charger.problem is not None:
                         LOGGER.error(
-                            "Cannot set %s to fail-safe: %r", charger.name, result
+                            "Cannot set %s to fail-safe: %s",
+                            charger.name,
+                            charger.problem,
                         )
                 self.async_set_update_error(err)
                 return
@@ -187,38 +250,58 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
 
     async def _cycle(self) -> BalancerState:
         now = self.clock()
-        await asyncio.gather(*(self._read(c) for c in self.chargers.values()))
-        self.headroom.charger_draw = self._measured_draw()
+        volts = self.headroom.phase_voltages()
+        await asyncio.gather(
+            *(self._read(c, now, volts) for c in self.chargers.values())
+        )
+        inputs = [self._input(c, now) for c in self.chargers.values()]
+        credit = total_credit({i.spec.id: i.account for i in inputs})
+        self.headroom.charger_draw = credit
         self.headroom.async_recompute()
         self._check_fallbacks()
-        headroom = self.headroom.data if self.headroom.last_update_success else None
-        if headroom is not None:
-            self.bad_cycles = 0
-            self.had_data = True
-        else:
-            self.bad_cycles += 1
-        if headroom is None:
-            # Never had data, or none for more than N cycles: no guessing.
-            stale = not self.had_data or self.bad_cycles > self.stale_cycles
-            targets = self._fail_safe() if stale else self._hold()
-            self._set_issue("meter_stale", stale, {"site": self.config_entry.title})
-            fail_safe = stale
-        else:
-            self._set_issue("meter_stale", False, {})
-            targets = self._allocate(headroom.available_a, headroom.available_kw, now)
-            fail_safe = False
-        await asyncio.gather(
-            *(self._write(c, targets[c.spec.id], now) for c in self.chargers.values())
+        age = self.headroom.data_age(now)
+        fresh = (
+            self.headroom.last_update_success
+            and age is not None
+            and age <= self.cycle_s + 0.5
         )
+        headroom = self.headroom.data if fresh else None
+        stale = age is None or age > self.stale_s
+        decision = decide(
+            inputs, headroom, stale, self.memory, now, self.allocator_config
+        )
+        self.memory = decision.memory
+        if headroom is not None:
+            self.allocator_config = replace(
+                self.allocator_config, voltage_v=headroom.voltage_v
+            )
+        for charger in self.chargers.values():
+            charger.state = decision.states[charger.spec.id]
+            charger.why = decision.why[charger.spec.id]
+        fail_safe = decision.mode is Mode.FAIL_SAFE
+        self._set_issue(
+            "meter_stale",
+            fail_safe,
+            {"site": self.config_entry.title, "seconds": f"{self.stale_s:g}"},
+        )
+        await self._apply(decision.targets, now)
         for charger in self.chargers.values():
             self._set_issue(
                 f"charger_unavailable_{charger.spec.id}",
-                charger.problem is not None,
+                charger.enabled and charger.problem is not None,
                 {"charger": charger.name},
                 translation_key="charger_unavailable",
             )
-        volts = self.allocator_config.voltage_v
-        watts, _ = self._measured_draw()
+            self._set_issue(
+                f"charger_not_obeying_{charger.spec.id}",
+                charger.enabled and not charger.obeying,
+                {
+                    "charger": charger.name,
+                    "detail": charger.account.why if charger.account else "",
+                },
+                translation_key="charger_not_obeying",
+            )
+        volts_nominal = self.headroom.site.voltage_v
         return BalancerState(
             fail_safe=fail_safe,
             available_kw=None if headroom is None else headroom.available_kw,
@@ -227,166 +310,200 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
                 for c in self.chargers.values()
                 if c.enabled
             )
-            * volts
+            * volts_nominal
             / 1000.0,
-            charging_kw=watts / 1000.0,
+            charging_kw=sum(credit.values()) * volts_nominal / 1000.0,
+        )
+
+    def _input(self, charger: Charger, now: float) -> ChargerInput:
+        """The charger as the decision sees it; its account is kept for entities."""
+        reading = charger.reading
+        spec = charger.limited_spec
+        steered = (
+            charger.enabled and charger.problem is None and charger.pending is None
+        )
+        if steered:
+            try:
+                spec = charger.driver.narrow(spec)
+            except ChargerError as err:
+                charger.error = err
+                steered = False
+        observation = ChargerObservation(
+            spec=spec,
+            steered=steered,
+            log=charger.log,
+            device_setpoint_a=None if reading is None else reading.setpoint_a,
+            measured_a=None if reading is None else reading.phase_a,
+            measured_at=None if reading is None else reading.measured_at,
+        )
+        charger.account = account(observation, now, self.lag_s)
+        return ChargerInput(
+            spec=spec,
+            account=charger.account,
+            enabled=charger.enabled,
+            readable=charger.error is None,
+            connected=None if reading is None else reading.connected,
+            measured_a=None if reading is None else reading.measured_a,
+            setpoint_a=charger.log.amps,
+            device_setpoint_a=None if reading is None else reading.setpoint_a,
+            wanted_a=charger.wanted_a,
+            fail_safe_a=charger.fail_safe_target_a,
         )
 
     def _check_fallbacks(self) -> None:
-        """Warn when the chargers' fallback currents together exceed a phase fuse.
+        """Warn when the chargers' fallback currents together exceed a limit.
 
         Fallbacks apply exactly when Stekker cannot steer (stale meter, HA down), so
-        they must fit the connection on their own.
+        they must fit the phase fuses and the GTV on their own.
         """
         site = self.headroom.site
         per_phase = dict.fromkeys(PHASES, 0.0)
         for charger in self.chargers.values():
-            fallback = charger.fail_safe_a
+            fallback = charger.fail_safe_target_a
             if charger.reading is not None and charger.reading.safe_a is not None:
                 fallback = max(fallback, charger.reading.safe_a)
             for phase in charger.spec.loaded_phases:
                 per_phase[phase] += fallback
         worst = max(per_phase[phase] for phase in site.phase_names)
+        kw = sum(per_phase.values()) * site.voltage_v / 1000.0
         self._set_issue(
             "fallback_too_high",
-            worst > site.fuse_a - site.margin_a,
+            worst > site.fuse_a - site.margin_a or kw > site.gtv_kw - site.margin_kw,
             {
                 "site": self.config_entry.title,
                 "current": f"{worst:.0f}",
                 "fuse": f"{site.fuse_a:.0f}",
+                "power": f"{kw:.1f}",
+                "gtv": f"{site.gtv_kw:g}",
             },
         )
 
-    async def _read(self, charger: Charger) -> None:
+    async def _read(
+        self, charger: Charger, now: float, volts: Mapping[str, float]
+    ) -> None:
         try:
-            charger.reading = await charger.driver.read()
-        except ChargerError as err:
+            async with asyncio.timeout(DEVICE_TIMEOUT_S):
+                reading = await charger.driver.read(now, volts)
+        except (ChargerError, TimeoutError) as err:
+            error = (
+                err
+                if isinstance(err, ChargerError)
+                else ChargerError("charger_timeout", charger=charger.name)
+            )
             if charger.error is None:
-                LOGGER.warning("Charger %s is unavailable: %s", charger.name, err)
-            charger.error = err
+                LOGGER.warning("Charger %s is unavailable: %s", charger.name, error)
+            charger.error = error
             charger.reading = None
             return
         if charger.error is not None:
             LOGGER.info("Charger %s is available again", charger.name)
         charger.error = None
+        charger.reading = reading
 
-    def _measured_draw(self) -> tuple[float, dict[str, float]]:
-        """What the chargers draw, as far as they tell; unknown counts as building."""
-        per_phase = dict.fromkeys(PHASES, 0.0)
+    async def _apply(self, targets: Mapping[str, float | None], now: float) -> None:
+        """Write what changed: decreases first, increases once they all landed."""
+        lower: list[tuple[Charger, float]] = []
+        higher: list[tuple[Charger, float]] = []
         for charger in self.chargers.values():
-            if charger.reading is None:
+            target = targets.get(charger.spec.id)
+            if not charger.enabled or target is None:
                 continue
-            # A lagging power sensor may still show a draw from before a decrease;
-            # never count more than the charger was last set to (safe side).
-            cap = math.inf if charger.setpoint_a is None else charger.setpoint_a
-            for phase, amps in charger.reading.phase_a.items():
-                per_phase[phase] += min(amps, cap)
-        watts = sum(per_phase.values()) * self.allocator_config.voltage_v
-        return watts, per_phase
-
-    def _allocate(
-        self, available_a: Mapping[str, float], available_kw: float, now: float
-    ) -> dict[str, float]:
-        """Share what is left after reserving the maximum of chargers we cannot steer."""
-        room = {p: float(available_a.get(p, 0.0)) for p in PHASES}
-        room_kw = available_kw
-        steered: list[tuple[ChargerSpec, ChargerStatus]] = []
-        targets: dict[str, float] = {}
-        for charger in self.chargers.values():
-            if charger.problem is not None or not charger.enabled:
-                for phase in charger.spec.loaded_phases:
-                    room[phase] -= charger.spec.max_a
-                room_kw -= (
-                    charger.spec.max_a
-                    * charger.spec.phases
-                    * (self.allocator_config.voltage_v / 1000.0)
-                )
-                targets[charger.spec.id] = (
-                    charger.setpoint_a if charger.setpoint_a is not None else 0.0
-                )
-                charger.state = UNAVAILABLE if charger.problem else DISABLED
-                charger.why = "counted at its maximum draw"
-                continue
-            reading = charger.reading
-            steered.append(
-                (
-                    charger.limited_spec,
-                    ChargerStatus(
-                        connected=True
-                        if reading is None or reading.connected is None
-                        else reading.connected,
-                        measured_a=None if reading is None else reading.measured_a,
-                    ),
-                )
-            )
-            if (
-                charger.spec.id not in self.memory.chargers
-                and reading
-                and reading.setpoint_a
-            ):
-                # After a restart, start from what the charger has, not from zero.
-                self.memory = AllocatorMemory(
-                    {
-                        **self.memory.chargers,
-                        charger.spec.id: ChargerMemory(setpoint_a=reading.setpoint_a),
-                    }
-                )
-        allocation = allocate(
-            {p: max(0.0, a) for p, a in room.items()},
-            max(0.0, room_kw),
-            steered,
-            self.memory,
-            now,
-            self.allocator_config,
-        )
-        self.memory = allocation.memory
-        for spec, _ in steered:
-            charger = self.chargers[spec.id]
-            targets[spec.id] = allocation.setpoints[spec.id]
-            charger.state = allocation.reasons[spec.id].value
-            charger.why = allocation.explain.get(spec.id, "")
-        return targets
-
-    def _fail_safe(self) -> dict[str, float]:
-        for charger in self.chargers.values():
-            charger.state = FAIL_SAFE if charger.enabled else DISABLED
-            charger.why = "meter data stale or invalid"
-        self.memory = AllocatorMemory()
-        return {c.spec.id: c.fail_safe_a for c in self.chargers.values()}
-
-    def _hold(self) -> dict[str, float]:
-        """A reading or two missing: keep what the chargers have, never more.
-
-        A maximum the user lowered meanwhile still applies.
-        """
-        targets = {}
-        for charger in self.chargers.values():
-            held = charger.setpoint_a or 0.0
-            limit = charger.limited_spec.max_a
-            targets[charger.spec.id] = held if held <= limit else limit
-        return targets
-
-    async def _write(self, charger: Charger, amps: float, now: float) -> None:
-        refresh = charger.driver.refresh_s
-        due = refresh is not None and now - charger.written_at >= refresh
-        if not charger.enabled:
-            return  # switched off: the user drives it, Stekker writes nothing
-        if charger.write_error is None and charger.setpoint_a == amps and not due:
-            return
-        async with charger.lock:
             try:
-                written = await charger.driver.write(amps)
+                amps = charger.driver.quantize(target)
             except ChargerError as err:
-                if charger.write_error is None:
-                    LOGGER.warning("Cannot set charger %s: %s", charger.name, err)
-                charger.write_error = err
-                charger.state = UNAVAILABLE
-                return
-        if charger.write_error is not None:
-            LOGGER.info("Charger %s accepts setpoints again", charger.name)
-        charger.write_error = None
-        charger.setpoint_a = written
-        charger.written_at = now
+                charger.error = err
+                continue
+            charger.wanted_a = amps
+            if not self._needs_write(charger, amps, now):
+                continue
+            now_a = charger.log.amps
+            if now_a is None and charger.reading is not None:
+                now_a = charger.reading.setpoint_a
+            if now_a is None or amps < now_a:
+                lower.append((charger, amps))
+            else:
+                higher.append((charger, amps))
+        if await self._write_all(lower, now):
+            await self._write_all(higher, now)
+        else:
+            for charger, _ in higher:
+                charger.why = "increase held: a decrease did not land"
+
+    def _needs_write(self, charger: Charger, amps: float, now: float) -> bool:
+        if charger.pending is not None:
+            return False  # never two writes to one charger at once
+        if charger.log.amps is None or amps != charger.log.amps:
+            return True
+        refresh = charger.driver.refresh_s
+        if refresh is not None and now - charger.written_at >= refresh:
+            return True
+        reading = charger.reading
+        differs = (
+            reading is not None
+            and reading.setpoint_a is not None
+            and abs(reading.setpoint_a - amps) > 0.05
+            and now - charger.log.since >= self.lag_s
+        )
+        troubled = differs or charger.write_error is not None or not charger.obeying
+        return troubled and now - charger.written_at >= REASSERT_S
+
+    async def _write_all(self, writes: list[tuple[Charger, float]], now: float) -> bool:
+        """Write concurrently, bounded in time; True when every write landed."""
+        if not writes:
+            return True
+        tasks = {
+            self._spawn(charger.driver.write(amps), charger): (charger, amps)
+            for charger, amps in writes
+        }
+        done, _ = await asyncio.wait(tasks, timeout=DEVICE_TIMEOUT_S)
+        landed = True
+        for task, (charger, _) in tasks.items():
+            charger.written_at = now
+            if task not in done:
+                # Cancelled; until it has really ended the charger counts at its max.
+                charger.pending = task
+                task.add_done_callback(functools.partial(self._finished, charger))
+                task.cancel()
+                self._write_failed(
+                    charger, ChargerError("charger_write_hangs", charger=charger.name)
+                )
+                landed = False
+                continue
+            error = task.exception()
+            if error is not None:
+                self._write_failed(
+                    charger,
+                    error
+                    if isinstance(error, ChargerError)
+                    else ChargerError("charger_write_failed", error=repr(error)),
+                )
+                landed = False
+                continue
+            if charger.write_error is not None:
+                LOGGER.info("Charger %s accepts setpoints again", charger.name)
+            charger.write_error = None
+            charger.log = charger.log.written(task.result(), now)
+        return landed
+
+    def _spawn(
+        self, write: Coroutine[Any, Any, float], charger: Charger
+    ) -> asyncio.Task[float]:
+        return self.config_entry.async_create_background_task(
+            self.hass, write, f"{self.name} write {charger.name}"
+        )
+
+    @callback
+    def _finished(self, charger: Charger, task: asyncio.Task[float]) -> None:
+        """A write that hung has ended: the next cycle may write again."""
+        charger.pending = None
+        if not task.cancelled() and task.exception() is not None:
+            LOGGER.debug("Late write to %s failed: %r", charger.name, task.exception())
+
+    def _write_failed(self, charger: Charger, error: ChargerError) -> None:
+        if charger.write_error is None:
+            LOGGER.warning("Cannot set charger %s: %s", charger.name, error)
+        charger.write_error = error
+        charger.state = FAULT
 
     def _set_issue(
         self,
@@ -407,7 +524,7 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
                 translation_key=translation_key or issue_id,
                 translation_placeholders=placeholders,
             )
-        else:
+        elif full_id in self._issues:
             self._issues.discard(full_id)
             ir.async_delete_issue(self.hass, DOMAIN, full_id)
 
@@ -417,6 +534,9 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
         for full_id in self._issues:
             ir.async_delete_issue(self.hass, DOMAIN, full_id)
         self._issues.clear()
+        for charger in self.chargers.values():
+            if charger.pending is not None:
+                charger.pending.cancel()
 
     @override
     async def _async_update_data(self) -> BalancerState:

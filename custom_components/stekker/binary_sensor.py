@@ -10,7 +10,7 @@ from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .balancer import UNAVAILABLE, BalancerCoordinator
+from .balancer import FAULT, BalancerCoordinator
 from .coordinator import StekkerConfigEntry
 from .entity import StekkerEntity, site_device
 
@@ -60,8 +60,8 @@ class ProblemSensor(StekkerEntity[BalancerCoordinator], BinarySensorEntity):
         elif fail_safe:
             problems.append("meter data stale or invalid: chargers at fail-safe")
         problems.extend(
-            f"{charger.name}: unavailable, counted at its maximum"
+            f"{charger.name}: {charger.why}"
             for charger in self.coordinator.chargers.values()
-            if charger.state == UNAVAILABLE
+            if charger.state == FAULT
         )
         return {"problems": problems, "fail_safe": fail_safe}

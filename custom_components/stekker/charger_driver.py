@@ -2,7 +2,8 @@
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any, Protocol
 
 from homeassistant.components.number.const import (
@@ -22,8 +23,9 @@ from homeassistant.const import (
     STATE_UNAVAILABLE,
     STATE_UNKNOWN,
 )
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, State
 from homeassistant.exceptions import HomeAssistantError
+from homeassistant.util import dt as dt_util
 from homeassistant.util.unit_conversion import ElectricCurrentConverter, PowerConverter
 
 from .const import (
@@ -38,7 +40,9 @@ from .const import (
     CONF_STATUS_ENTITY,
     CONF_UNIT_ID,
     DRIVER_MODBUS,
+    ENTITY_CHARGER_REFRESH_S,
     MODBUS_CHARGER_REFRESH_S,
+    MODBUS_STEP_A,
 )
 from .engine.charger import ChargerSpec
 from .engine.readings import phase_key
@@ -47,6 +51,8 @@ from .meter import get_hub
 from .modbus.codec import CodecError, encode
 from .modbus.profiles import (
     CHARGER_PROFILES,
+    CHARGING_STATE,
+    MODE3_STATE,
     SAFE_CURRENT_A,
     SETPOINT_A,
     ChargerProfile,
@@ -67,8 +73,9 @@ class ChargerError(Exception):
 class ChargerReading:
     """What a charger says about itself this cycle."""
 
-    setpoint_a: float | None = None
-    phase_a: Mapping[str, float] = field(default_factory=dict)  # measured draw
+    setpoint_a: float | None = None  # what it says it is set to
+    phase_a: Mapping[str, float] | None = None  # measured draw; None: not measured
+    measured_at: float | None = None  # clock time of that measurement
     connected: bool | None = None  # None: the charger cannot tell
     safe_a: float | None = None  # what the charger falls back to by itself
 
@@ -86,7 +93,17 @@ class ChargerDriver(Protocol):
 
     async def async_stop(self) -> None: ...
 
-    async def read(self) -> ChargerReading: ...
+    async def read(self, now: float, volts: Mapping[str, float]) -> ChargerReading:
+        """Read the charger; ``volts`` per phase convert a measured power to current."""
+        ...
+
+    def narrow(self, spec: ChargerSpec) -> ChargerSpec:
+        """The spec within what the charger can be set to exactly."""
+        ...
+
+    def quantize(self, amps: float) -> float:
+        """The largest current the charger can be set to that is not above ``amps``."""
+        ...
 
     async def write(self, amps: float) -> float:
         """Set the charger; returns the current actually written."""
@@ -104,9 +121,18 @@ def spec_from(subentry_id: str, data: Mapping[str, Any]) -> ChargerSpec:
     )
 
 
+# Values of a number entity are compared and rounded with this much slack, so that
+# 6 A = 4.14 kW converts back to 6 A and not to 5.999999 A.
+_SLACK = 1e-6
+
+
 @dataclass(slots=True)
 class EntityChargerDriver:
-    """A charger driven through another integration's `number` entity (A, W or kW)."""
+    """A charger driven through another integration's `number` entity (A, W or kW).
+
+    Values are written on the entity's own grid (minimum, maximum, step), never
+    above what was allocated and never between 0 and the charger's minimum.
+    """
 
     hass: HomeAssistant
     spec: ChargerSpec
@@ -114,7 +140,9 @@ class EntityChargerDriver:
     number_entity: str
     power_entity: str | None = None
     status_entity: str | None = None
-    refresh_s: float | None = None
+    refresh_s: float | None = ENTITY_CHARGER_REFRESH_S
+    _reported: datetime | None = None
+    _seen_at: float | None = None
 
     async def async_start(self) -> None:
         """Entities need no connection."""
@@ -122,47 +150,104 @@ class EntityChargerDriver:
     async def async_stop(self) -> None:
         """Entities need no connection."""
 
-    def _watts_per_amp(self) -> float:
-        return self.spec.phases * self.voltage_v
-
-    async def read(self) -> ChargerReading:
+    def _number(self) -> State:
         state = self.hass.states.get(self.number_entity)
         if state is None or state.state in (STATE_UNAVAILABLE, STATE_UNKNOWN):
             raise ChargerError("charger_unavailable", entity_id=self.number_entity)
+        return state
+
+    def _per_amp(self, state: State) -> float:
+        """Entity units per ampere on each loaded phase."""
         unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT)
+        if unit in PowerConverter.VALID_UNITS:
+            watts = self.spec.phases * self.voltage_v
+            return PowerConverter.convert(watts, "W", unit)
+        if unit in ElectricCurrentConverter.VALID_UNITS:
+            return ElectricCurrentConverter.convert(1.0, "A", unit)
+        raise ChargerError("number_unit", entity_id=self.number_entity, unit=str(unit))
+
+    def _grid(self, state: State) -> tuple[float, float, float, float]:
+        """Units per ampere, step, minimum and maximum of the entity."""
+        step = _attribute(state.attributes, ATTR_STEP, 1.0)
+        if not step > 0:
+            step = 1.0
+        low = _attribute(state.attributes, ATTR_MIN, 0.0)
+        high = _attribute(state.attributes, ATTR_MAX, math.inf)
+        if math.isnan(low) or math.isnan(high):
+            raise ChargerError("number_attribute", attribute="min/max", value="NaN")
+        return self._per_amp(state), step, low, high
+
+    def narrow(self, spec: ChargerSpec) -> ChargerSpec:
+        per_amp, step, low, high = self._grid(self._number())
+        lowest = max(low, math.ceil(spec.min_a * per_amp / step - _SLACK) * step)
+        highest = min(high, math.floor(spec.max_a * per_amp / step + _SLACK) * step)
+        min_a, max_a = round(lowest / per_amp, 6), round(highest / per_amp, 6)
+        if not spec.min_a <= min_a <= max_a:
+            raise ChargerError(
+                "limits_conflict",
+                entity_id=self.number_entity,
+                min=f"{min_a:g}",
+                max=f"{max_a:g}",
+            )
+        return replace(spec, min_a=min_a, max_a=max_a)
+
+    def quantize(self, amps: float) -> float:
+        per_amp, step, low, high = self._grid(self._number())
+        value = min(high, math.floor(amps * per_amp / step + _SLACK) * step)
+        written = round(value / per_amp, 6)
+        if written < self.spec.min_a - _SLACK or value < low - _SLACK:
+            return 0.0
+        return written
+
+    async def read(self, now: float, volts: Mapping[str, float]) -> ChargerReading:
+        state = self._number()
         try:
             value = float(state.state)
         except ValueError as err:
             raise ChargerError(
                 "charger_unavailable", entity_id=self.number_entity
             ) from err
+        phase_a = self._measured(now, volts)
         return ChargerReading(
-            setpoint_a=self._to_amps(value, unit),
-            phase_a=self._measured(),
+            setpoint_a=round(value / self._per_amp(state), 6),
+            phase_a=phase_a,
+            measured_at=self._seen_at if phase_a is not None else None,
             connected=self._connected(),
         )
 
-    def _to_amps(self, value: float, unit: str | None) -> float:
-        if unit in PowerConverter.VALID_UNITS:
-            return PowerConverter.convert(value, unit, "W") / self._watts_per_amp()
-        if unit in ElectricCurrentConverter.VALID_UNITS:
-            return ElectricCurrentConverter.convert(value, unit, "A")
-        raise ChargerError("number_unit", entity_id=self.number_entity, unit=str(unit))
+    def _measured(
+        self, now: float, volts: Mapping[str, float]
+    ) -> dict[str, float] | None:
+        """The draw per loaded phase from the power sensor, timed on our clock.
 
-    def _measured(self) -> dict[str, float]:
+        A new report is timed when it is first seen; only the very first one is
+        dated back by its wall-clock age, so a stepped clock cannot make a silent
+        sensor look fresh.
+        """
         if not self.power_entity:
-            return {}
+            return None
         state = self.hass.states.get(self.power_entity)
         unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT) if state else None
         if state is None or unit not in PowerConverter.VALID_UNITS:
-            return {}
+            return None
         try:
             watts = PowerConverter.convert(float(state.state), unit, "W")
         except ValueError:
-            return {}  # unavailable or unknown: the draw is simply not known now
-        return dict.fromkeys(
-            self.spec.loaded_phases, max(0.0, watts) / self._watts_per_amp()
-        )
+            return None  # unavailable or unknown: the draw is simply not known now
+        if not math.isfinite(watts):
+            return None
+        if state.last_reported != self._reported:
+            if self._reported is None:
+                age = (dt_util.utcnow() - state.last_reported).total_seconds()
+                self._seen_at = now - max(0.0, age)
+            else:
+                self._seen_at = now
+            self._reported = state.last_reported
+        phases = self.spec.loaded_phases
+        # At the measured voltage; where unknown, the highest the grid may have
+        # (the car's current is then under-read, never over-read).
+        total_v = sum(volts.get(p, self.voltage_v * 1.1) for p in phases)
+        return dict.fromkeys(phases, max(0.0, watts) / total_v)
 
     def _connected(self) -> bool | None:
         if not self.status_entity:
@@ -173,23 +258,19 @@ class EntityChargerDriver:
         return state.state == STATE_ON
 
     async def write(self, amps: float) -> float:
-        """Write the largest value the entity takes that is not above `amps`.
+        """Write ``amps`` (already on the entity's grid, or 0 to pause).
 
-        Returns the current that was written. Rounding never lands between 0 and the
-        minimum: such a value becomes a pause. An entity whose own minimum is above 0
-        cannot pause; that is an error, so the balancer counts the charger at its max.
+        An entity whose own minimum is above 0 cannot pause: the least it takes is
+        written and an error raised, so the balancer counts the charger at its max.
         """
-        state = self.hass.states.get(self.number_entity)
-        if state is None or state.state in (STATE_UNAVAILABLE, STATE_UNKNOWN):
-            raise ChargerError("charger_unavailable", entity_id=self.number_entity)
-        per_unit = self._to_amps(1.0, state.attributes.get(ATTR_UNIT_OF_MEASUREMENT))
-        step = _attribute(state.attributes, ATTR_STEP, 1.0)
-        low = _attribute(state.attributes, ATTR_MIN, 0.0)
-        high = _attribute(state.attributes, ATTR_MAX, math.inf)
-        value = min(math.floor(amps / per_unit / step + 1e-9) * step, high)
-        if value * per_unit < self.spec.min_a:
-            value = 0.0
-        cannot_pause = value < low
+        per_amp, step, low, high = self._grid(self._number())
+        # Snap to the entity's grid (``amps`` came from ``quantize``), never up.
+        raw = amps * per_amp
+        steps = round(raw / step)
+        if steps * step > raw + step * 1e-3:
+            steps -= 1
+        value = min(high, round(steps * step, 9))
+        cannot_pause = value < low - _SLACK
         value = max(value, low)
         try:
             await self.hass.services.async_call(
@@ -204,12 +285,17 @@ class EntityChargerDriver:
             ) from err
         if cannot_pause:
             raise ChargerError("cannot_pause", entity_id=self.number_entity)
-        return value * per_unit
+        return round(value / per_amp, 6)
 
 
 def _attribute(attributes: Mapping[str, Any], key: str, default: float) -> float:
     value = attributes.get(key)
-    return default if value is None else float(value)
+    if value is None:
+        return default
+    try:
+        return float(value)
+    except (TypeError, ValueError) as err:
+        raise ChargerError("number_attribute", attribute=key, value=str(value)) from err
 
 
 @dataclass(slots=True)
@@ -229,7 +315,14 @@ class ModbusChargerDriver:
     async def async_stop(self) -> None:
         await self.hub.release(self.endpoint)
 
-    async def read(self) -> ChargerReading:
+    def narrow(self, spec: ChargerSpec) -> ChargerSpec:
+        return spec  # any current in steps of MODBUS_STEP_A
+
+    def quantize(self, amps: float) -> float:
+        value = math.floor(amps / MODBUS_STEP_A + _SLACK) * MODBUS_STEP_A
+        return round(value, 6) if value >= self.spec.min_a - _SLACK else 0.0
+
+    async def read(self, now: float, volts: Mapping[str, float]) -> ChargerReading:
         try:
             values = await read_meter(
                 self.hub, self.endpoint, self.unit_id, self.profile
@@ -249,7 +342,9 @@ class ModbusChargerDriver:
         setpoint = _finite(values.get(SETPOINT_A))
         return ChargerReading(
             setpoint_a=setpoint,
-            phase_a=phase_a,
+            phase_a=phase_a or None,
+            measured_at=now if phase_a else None,
+            connected=plugged_in(values),
             safe_a=_finite(values.get(SAFE_CURRENT_A)),
         )
 
@@ -264,6 +359,19 @@ class ModbusChargerDriver:
                 "charger_unreachable", endpoint=self.endpoint.describe(), error=str(err)
             ) from err
         return amps
+
+
+def plugged_in(values: Mapping[str, float]) -> bool | None:
+    """Whether a car is plugged in, from the charger's own state, if it tells.
+
+    Alfen: IEC 61851 state A (no car), E and F (error) mean none; B, C and D a car.
+    ABB Terra AC: byte 1 bits 0-6 of the state, 0 idle (no car), 1-5 a car.
+    """
+    if (mode3 := _finite(values.get(MODE3_STATE))) is not None:
+        return chr(int(mode3) >> 8 & 0xFF) in "BCD"
+    if (state := _finite(values.get(CHARGING_STATE))) is not None:
+        return 1 <= (int(state) >> 8 & 0x7F) <= 5
+    return None
 
 
 def _finite(value: float | None) -> float | None:

@@ -39,6 +39,7 @@ from .const import (
     CONF_SERIAL_PORT,
     CONF_SOURCE,
     CONF_STALE_CYCLES,
+    CONF_STALE_S,
     CONF_STOPBITS,
     CONF_UNIT_ID,
     CONF_VOLTAGE_V,
@@ -47,6 +48,7 @@ from .const import (
     DEFAULT_VOLTAGE_V,
     DOMAIN,
     MAX_POLL_INTERVAL,
+    MAX_STALE_S,
     MIN_POLL_INTERVAL,
     SOURCE_MODBUS_RTU_TCP,
     SOURCE_MODBUS_SERIAL,
@@ -56,6 +58,7 @@ from .const import (
     SUBENTRY_METER,
     SUBENTRY_SOLAR_ARRAY,
 )
+from .coordinator import stale_time
 from .engine.readings import MeterReading
 from .engine.site import PHASES, MeterRole, Site, site_errors
 from .flow_charger import ChargerSubentryFlow
@@ -441,11 +444,17 @@ class StekkerOptionsFlow(ForecastOptionsStep):
         entry = self.config_entry
         if user_input is not None:
             options = {
-                **entry.options,
-                **{key: float(user_input[key]) for key in BALANCING_FLOATS},
-                CONF_STALE_CYCLES: int(user_input[CONF_STALE_CYCLES]),
+                key: value
+                for key, value in entry.options.items()
+                if key != CONF_STALE_CYCLES
             }
+            options.update(
+                {key: float(user_input[key]) for key in BALANCING_FLOATS},
+                **{CONF_STALE_S: float(user_input[CONF_STALE_S])},
+            )
             errors = site_errors(site_from(entry.data, options))
+            if options[CONF_STALE_S] < 2 * options[CONF_POLL_INTERVAL]:
+                errors[CONF_STALE_S] = "stale_below_cycles"
             if not errors:
                 return self.async_create_entry(data=options)
         schema = probatio.Schema(
@@ -454,7 +463,7 @@ class StekkerOptionsFlow(ForecastOptionsStep):
                     MIN_POLL_INTERVAL, MAX_POLL_INTERVAL, 0.5, "s"
                 ),
                 probatio.Required(CONF_MARGIN_KW): number_box(0, 1000, 0.1, "kW"),
-                probatio.Required(CONF_STALE_CYCLES): number_box(1, 30, 1),
+                probatio.Required(CONF_STALE_S): number_box(1, MAX_STALE_S, 0.5, "s"),
                 probatio.Required(CONF_RAMP_STEP_A): number_box(1, 32, 1, "A"),
                 probatio.Required(CONF_HYSTERESIS_S): number_box(0, 600, 1, "s"),
                 probatio.Required(CONF_MIN_WRITE_INTERVAL_S): number_box(
@@ -466,7 +475,13 @@ class StekkerOptionsFlow(ForecastOptionsStep):
         return self.async_show_form(
             step_id="balancing",
             data_schema=self.add_suggested_values_to_schema(
-                schema, user_input or {**BALANCING_DEFAULTS, **entry.options}
+                schema,
+                user_input
+                or {
+                    **BALANCING_DEFAULTS,
+                    **entry.options,
+                    CONF_STALE_S: stale_time(entry),
+                },
             ),
             errors=errors,
         )

@@ -21,7 +21,7 @@ DEFAULT_VOLTAGE_V: Final = 230.0
 DEFAULT_MARGIN_KW: Final = 0.5
 DEFAULT_POLL_INTERVAL: Final = 1.0
 MIN_POLL_INTERVAL: Final = 0.5
-MAX_POLL_INTERVAL: Final = 60.0
+MAX_POLL_INTERVAL: Final = 5.0
 
 # Meters (config subentries)
 SUBENTRY_METER: Final = "meter"
@@ -46,7 +46,8 @@ SOURCE_MODBUS_RTU_TCP: Final = "modbus_rtu_tcp"
 SOURCE_MODBUS_SERIAL: Final = "modbus_serial"
 SOURCE_SENSORS: Final = "sensors"
 
-MODBUS_TIMEOUT: Final = timedelta(seconds=3)
+# Shorter than the 1 s control cycle: a silent device cannot hold up a cycle.
+MODBUS_TIMEOUT: Final = timedelta(seconds=0.8)
 
 # Chargers (config subentries)
 SUBENTRY_CHARGER: Final = "charger"
@@ -62,13 +63,16 @@ CONF_PRIORITY: Final = "priority"
 CONF_FAIL_SAFE_A: Final = "fail_safe_a"
 
 # Balancing options
-CONF_STALE_CYCLES: Final = "stale_cycles"
+CONF_STALE_CYCLES: Final = "stale_cycles"  # before stale_s; read for old sites
+CONF_STALE_S: Final = "stale_s"
+# Setpoints are held without fresh meter data for at most this long.
+MAX_STALE_S: Final = 10.0
 CONF_RAMP_STEP_A: Final = "ramp_step_a"
 CONF_HYSTERESIS_S: Final = "hysteresis_s"
 CONF_MIN_WRITE_INTERVAL_S: Final = "min_write_interval_s"
 CONF_ROTATION_S: Final = "rotation_s"
 BALANCING_DEFAULTS: Final = {
-    CONF_STALE_CYCLES: 3,
+    CONF_STALE_S: 3.0,
     CONF_RAMP_STEP_A: 2.0,
     CONF_HYSTERESIS_S: 10.0,
     CONF_MIN_WRITE_INTERVAL_S: 30.0,
@@ -77,6 +81,11 @@ BALANCING_DEFAULTS: Final = {
 # Native chargers fall back to their safe current when not refreshed in time
 # (Alfen's validity time defaults to 60 s): rewrite well inside it.
 MODBUS_CHARGER_REFRESH_S: Final = 15.0
+# Native chargers are set in steps of 0.1 A, so a read-back compares exactly.
+MODBUS_STEP_A: Final = 0.1
+# Entity chargers are re-sent their setpoint this often even when nothing changed,
+# in case a charger behind another integration forgot it (reboot, reconnect).
+ENTITY_CHARGER_REFRESH_S: Final = 120.0
 
 # Solar arrays (config subentries) and the site's forecast options
 SUBENTRY_SOLAR_ARRAY: Final = "solar_array"

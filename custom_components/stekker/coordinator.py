@@ -1,18 +1,36 @@
 """Coordinators: each meter polled on the control cycle, the site's headroom from them."""
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, override
+from typing import TYPE_CHECKING, Final, override
 
 from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 
-from .const import CONF_POLL_INTERVAL, CONF_ROLE, DEFAULT_POLL_INTERVAL, DOMAIN, LOGGER
+from .const import (
+    BALANCING_DEFAULTS,
+    CONF_POLL_INTERVAL,
+    CONF_ROLE,
+    CONF_SOURCE,
+    CONF_STALE_CYCLES,
+    CONF_STALE_S,
+    DEFAULT_POLL_INTERVAL,
+    DOMAIN,
+    LOGGER,
+    MAX_STALE_S,
+    SOURCE_SENSORS,
+)
 from .engine.headroom import Headroom, compute_headroom
 from .engine.readings import MeterReading
 from .engine.site import PHASES, MeterRole, Site
-from .meter import MeterReadError, MeterSource, read_checked
+from .meter import MeterReadError, MeterSource, SensorMeterSource, read_checked
+
+# A Modbus meter whose every register stays the same this long has frozen (a
+# gateway serving a cached answer); a live meter's power and energy move.
+FROZEN_S: Final = 10.0
 
 if TYPE_CHECKING:
     from .balancer import BalancerCoordinator
@@ -40,6 +58,19 @@ def poll_interval(entry: ConfigEntry) -> timedelta:
     )
 
 
+def stale_time(entry: ConfigEntry) -> float:
+    """Seconds without a fresh reading after which every charger goes to fail-safe.
+
+    Sites set up before it was given in seconds had it in control cycles.
+    """
+    if CONF_STALE_S in entry.options:
+        return float(entry.options[CONF_STALE_S])
+    if CONF_STALE_CYCLES in entry.options:
+        cycles = float(entry.options[CONF_STALE_CYCLES])
+        return min(MAX_STALE_S, cycles * poll_interval(entry).total_seconds())
+    return float(BALANCING_DEFAULTS[CONF_STALE_S])
+
+
 class MeterCoordinator(DataUpdateCoordinator[MeterReading]):
     """Polls one meter; its failure only makes its own entities unavailable."""
 
@@ -65,37 +96,45 @@ class MeterCoordinator(DataUpdateCoordinator[MeterReading]):
         self.source = source
         self.site = site
         self.role = MeterRole(subentry.data[CONF_ROLE])
+        self._clock: Callable[[], float] = time.monotonic
+        self.fresh_at: float | None = None  # clock time of the last fresh reading
+        self._same_since: float | None = None
+        self._watch_frozen = subentry.data[CONF_SOURCE] != SOURCE_SENSORS
 
-    @override
-    async def _async_refresh(
-        self,
-        log_failures: bool = True,
-        raise_on_auth_failed: bool = False,
-        scheduled: bool = False,
-        raise_on_entry_error: bool = False,
-    ) -> None:
-        """Tell listeners about every failed poll too, not only the first.
+    @property
+    def clock(self) -> Callable[[], float]:
+        return self._clock
 
-        The balancer counts failed control cycles to decide when data is stale;
-        the base class stays silent after the first of several failures in a row.
-        """
-        previous = self.last_update_success
-        await super()._async_refresh(
-            log_failures, raise_on_auth_failed, scheduled, raise_on_entry_error
-        )
-        if not previous and not self.last_update_success:
-            self.async_update_listeners()
+    @clock.setter
+    def clock(self, clock: Callable[[], float]) -> None:
+        """The balancer's clock, for this meter and a sensor source's freshness."""
+        self._clock = clock
+        if isinstance(self.source, SensorMeterSource):
+            self.source.clock = clock
 
     @override
     async def _async_update_data(self) -> MeterReading:
         try:
-            return await read_checked(self.source, self.site)
+            reading = await read_checked(self.source, self.site)
         except MeterReadError as err:
             raise UpdateFailed(
                 translation_domain=DOMAIN,
                 translation_key=err.translation_key,
                 translation_placeholders=err.placeholders,
             ) from err
+        now = self.clock()
+        if self._watch_frozen:
+            previous = self.data if self.last_update_success else None
+            if previous is None or previous.values != reading.values:
+                self._same_since = now
+            elif self._same_since is not None and now - self._same_since >= FROZEN_S:
+                raise UpdateFailed(
+                    translation_domain=DOMAIN,
+                    translation_key="meter_frozen",
+                    translation_placeholders={"seconds": f"{FROZEN_S:g}"},
+                )
+        self.fresh_at = now
+        return reading
 
 
 class HeadroomCoordinator(DataUpdateCoordinator[Headroom]):
@@ -115,8 +154,8 @@ class HeadroomCoordinator(DataUpdateCoordinator[Headroom]):
         )
         self.site = site
         self.meters = meters
-        # What the balancer's chargers say they draw: (W, A per phase).
-        self.charger_draw: tuple[float, dict[str, float]] | None = None
+        # What the balancer credits its chargers with drawing, A per phase.
+        self.charger_draw: dict[str, float] | None = None
 
     def _latest(self, role: MeterRole) -> list[MeterReading]:
         return [
@@ -133,6 +172,24 @@ class HeadroomCoordinator(DataUpdateCoordinator[Headroom]):
 
     def basis_meters(self) -> list[MeterCoordinator]:
         return [meter for meter in self.meters.values() if meter.role is self._basis()]
+
+    def data_age(self, now: float) -> float | None:
+        """Seconds since the basis meter's last fresh reading; None if it never had one."""
+        times = [m.fresh_at for m in self.basis_meters() if m.fresh_at is not None]
+        return None if not times else now - max(times)
+
+    def phase_voltages(self) -> dict[str, float]:
+        """The phase voltages the basis meter measures now, where it does."""
+        readings = [
+            m.data for m in self.basis_meters() if m.last_update_success and m.data
+        ]
+        if not readings:
+            return {}
+        return {
+            p: v
+            for p in PHASES
+            if (v := readings[0].phase("voltage", p)) is not None and v > 0.0
+        }
 
     def _configured(self, role: MeterRole) -> bool:
         return any(meter.role is role for meter in self.meters.values())
@@ -159,7 +216,8 @@ class HeadroomCoordinator(DataUpdateCoordinator[Headroom]):
             )
         chargers = self._latest(MeterRole.CHARGER)
         solar = self._latest(MeterRole.SOLAR)
-        charger_w, charger_a = 0.0, None
+        charger_w: float | None = None
+        charger_a = self.charger_draw
         if self._configured(MeterRole.CHARGER):
             # Sub-meters measure the chargers; without a reading they count as 0,
             # which puts their draw in the building load: on the safe side.
@@ -168,8 +226,6 @@ class HeadroomCoordinator(DataUpdateCoordinator[Headroom]):
                 phase: sum(r.phase("current", phase) or 0.0 for r in chargers)
                 for phase in PHASES
             }
-        elif self.charger_draw is not None:
-            charger_w, charger_a = self.charger_draw
         return compute_headroom(
             self.site,
             grid=grid[0] if basis is MeterRole.GRID else None,

@@ -51,7 +51,10 @@ async def async_get_config_entry_diagnostics(
         ],
         "balancer": {
             "state": asdict(runtime.balancer.data) if runtime.balancer.data else None,
-            "bad_cycles": runtime.balancer.bad_cycles,
+            "meter_data_age_s": runtime.balancer.headroom.data_age(
+                runtime.balancer.clock()
+            ),
+            "stale_after_s": runtime.balancer.stale_s,
             "chargers": [
                 {
                     "title": charger.name,
@@ -64,7 +67,8 @@ async def async_get_config_entry_diagnostics(
                     "enabled": charger.enabled,
                     "max_override_a": charger.max_override_a,
                     "reading": asdict(charger.reading) if charger.reading else None,
-                    "error": str(charger.error) if charger.error else None,
+                    "error": str(charger.problem) if charger.problem else None,
+                    "account": asdict(charger.account) if charger.account else None,
                 }
                 for charger_id, charger in runtime.balancer.chargers.items()
             ],

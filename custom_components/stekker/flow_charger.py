@@ -152,13 +152,16 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
         )
         await driver.async_start()
         try:
-            reading = await driver.read()
+            # Shown at the site's nominal voltage, as the installer thinks of it.
+            volts = dict.fromkeys(PHASES, float(entry.data[CONF_VOLTAGE_V]))
+            reading = await driver.read(0.0, volts)
         finally:
             await driver.async_stop()
+        measured = reading.phase_a or {}
         currents = ", ".join(
-            f"{phase.upper()} {reading.phase_a[phase]:.1f} A"
+            f"{phase.upper()} {measured[phase]:.1f} A"
             for phase in PHASES
-            if phase in reading.phase_a
+            if phase in measured
         )
         return {
             "setpoint": "-"

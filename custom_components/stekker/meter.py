@@ -1,8 +1,9 @@
 """How a configured meter is read: over the shared Modbus hub or from HA sensors."""
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import timedelta
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from homeassistant.const import (
@@ -53,9 +54,11 @@ from .modbus.transport import (
 )
 
 DATA_HUB: HassKey[ModbusHub] = HassKey(f"{DOMAIN}_modbus_hub")
-# HA sensors (P1 readers, other integrations' meters) report every few seconds;
-# one silent for longer has stopped, whatever number it still shows.
-SENSOR_MAX_AGE = timedelta(seconds=60)
+# HA sensors (P1 readers, other integrations' meters) report every 1-10 s; one
+# silent for 3 times its usual interval (within these bounds) has stopped,
+# whatever number it still shows.
+SENSOR_SILENCE_MIN_S = 5.0
+SENSOR_SILENCE_MAX_S = 30.0
 
 
 class MeterReadError(Exception):
@@ -142,13 +145,34 @@ class ModbusMeterSource:
             ) from err
 
 
+@dataclass(frozen=True, slots=True)
+class _Reports:
+    """When a sensor last reported, on our clock, and its usual interval."""
+
+    reported: datetime
+    seen_at: float
+    interval_s: float
+
+    @property
+    def deadline_s(self) -> float:
+        return min(
+            SENSOR_SILENCE_MAX_S, max(SENSOR_SILENCE_MIN_S, 3.0 * self.interval_s)
+        )
+
+
 @dataclass(slots=True)
 class SensorMeterSource:
-    """A meter made of existing HA sensors (power, optional phase currents)."""
+    """A meter made of existing HA sensors (power, optional phase currents).
+
+    A sensor is fresh when it reports (``last_reported`` changes), timed on the
+    monotonic clock when seen, so a wall clock stepped back cannot hide a dead one.
+    """
 
     hass: HomeAssistant
     power_entity: str
     current_entities: tuple[str | None, ...]
+    clock: Callable[[], float] = time.monotonic
+    _seen: dict[str, _Reports] = field(default_factory=dict)
 
     @property
     def keys(self) -> frozenset[str]:
@@ -179,12 +203,7 @@ class SensorMeterSource:
             raise MeterReadError("entity_not_found", entity_id=entity_id)
         if state.state in (STATE_UNAVAILABLE, STATE_UNKNOWN):
             raise MeterReadError("entity_unavailable", entity_id=entity_id)
-        age = dt_util.utcnow() - state.last_reported
-        if age > SENSOR_MAX_AGE:
-            # A sensor whose integration stopped reporting keeps its last number.
-            raise MeterReadError(
-                "entity_stale", entity_id=entity_id, age=f"{age.total_seconds():.0f}"
-            )
+        self._check_fresh(entity_id, state.last_reported)
         unit = state.attributes.get("unit_of_measurement")
         if unit not in converter.VALID_UNITS:
             raise MeterReadError(
@@ -197,6 +216,25 @@ class SensorMeterSource:
                 "implausible_reading", key=entity_id, value=state.state
             ) from err
         return converter.convert(value, unit, to_unit)
+
+    def _check_fresh(self, entity_id: str, reported: datetime) -> None:
+        """Raise when the sensor has been silent for longer than it usually is."""
+        now = self.clock()
+        seen = self._seen.get(entity_id)
+        if seen is None:
+            # First sight: only the wall clock can tell how old the report is.
+            age = max(0.0, (dt_util.utcnow() - reported).total_seconds())
+            seen = _Reports(reported, now - age, SENSOR_SILENCE_MIN_S / 3.0)
+        elif reported != seen.reported:
+            interval = max(now - seen.seen_at, 0.9 * seen.interval_s)
+            seen = _Reports(reported, now, interval)
+        self._seen[entity_id] = seen
+        silent = now - seen.seen_at
+        if silent > seen.deadline_s:
+            # A sensor whose integration stopped reporting keeps its last number.
+            raise MeterReadError(
+                "entity_stale", entity_id=entity_id, age=f"{silent:.0f}"
+            )
 
     async def read(self) -> dict[str, float]:
         values = {POWER: self._value(self.power_entity, PowerConverter, "W")}

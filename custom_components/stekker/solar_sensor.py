@@ -179,7 +179,7 @@ def headroom_forecast(
     load_kw = headroom.building_load_kw
     if headroom.solar_kw is None:
         load_kw += solar.power_at(now) / 1000.0
-    fuse_kw = sum(headroom.available_a.values()) * site.voltage_v / 1000.0
+    fuse_kw = sum(headroom.available_a.values()) * headroom.voltage_v / 1000.0
     first = dt_util.as_utc(now).replace(second=0, microsecond=0)
     first -= timedelta(minutes=first.minute % 15)
     slots = int(HEADROOM_HORIZON / STEP)

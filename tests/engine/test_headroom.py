@@ -3,7 +3,7 @@
 import math
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from custom_components.stekker.engine.headroom import NoGridBasisError, compute_headroom
@@ -63,17 +63,89 @@ def test_building_meter_with_solar_and_estimated_phases() -> None:
     assert room.building_load_kw == pytest.approx(4.6)
     assert room.solar_kw == pytest.approx(2.3)
     assert room.grid_kw == pytest.approx(2.3 + 1.38)
-    # The fuse is guarded against the gross 20 A: solar's phase is not known.
-    assert room.available_a == {"l1": pytest.approx(30.0)}
+    # The fuse is guarded against the gross 4.6 kW (solar's phase is not known), as
+    # a current at the lowest voltage the grid may have: 4600 / 207 V.
+    assert room.available_a == {"l1": pytest.approx(50.0 - 4600.0 / 207.0)}
     assert not room.phase_currents_measured
 
 
 def test_phase_power_without_currents_is_used() -> None:
+    """Without voltages, power converts to current at the lowest grid voltage."""
     grid = MeterReading({"power_l1_w": 2300.0, "power_l2_w": 0.0, "power_l3_w": 0.0})
     room = compute_headroom(Site(gtv_kw=30.0, phases=3, fuse_a=63.0), grid=grid)
-    assert room.available_a["l1"] == pytest.approx(53.0)
+    assert room.available_a["l1"] == pytest.approx(63.0 - 2300.0 / 207.0)
     assert room.available_a["l2"] == pytest.approx(63.0)
     assert room.grid_kw == pytest.approx(2.3)
+    assert room.voltage_v == pytest.approx(253.0)
+
+
+def test_phase_power_at_a_measured_low_voltage() -> None:
+    """Issue 11.1: 30 A at a real 207 V leaves 10 A on a 40 A fuse, not 13 A."""
+    values = {"power_l1_w": 30 * 207.0, "power_l2_w": 0.0, "power_l3_w": 0.0}
+    values |= {phase_key("voltage", p): 207.0 for p in PHASES}
+    site = Site(gtv_kw=27.0, phases=3, fuse_a=40.0)
+    room = compute_headroom(site, grid=MeterReading(values))
+    assert room.available_a["l1"] == pytest.approx(10.0)
+    assert room.voltage_v == pytest.approx(207.0)
+
+
+TOTAL_ONLY_SITE = Site(gtv_kw=17.0, phases=3, fuse_a=25.0)
+
+
+@pytest.mark.parametrize("car_a", [0.0, 6.0, 16.0, 32.0])
+def test_total_power_only_the_car_gains_no_room_from_its_own_draw(car_a: float) -> None:
+    """Issue 11.1: a meter with only total power and a 1-phase car on L1.
+
+    Building 8 A per phase (5.52 kW). Before, L1 was estimated at total / 3 and the
+    car's own draw subtracted from it, so the more the car drew, the more room L1
+    seemed to have (L1 settled at 40 A on a 25 A fuse). Now the building's power,
+    whatever the car draws, may be on any one phase.
+    """
+    total = 3 * 8 * 230.0 + car_a * 230.0
+    room = compute_headroom(
+        TOTAL_ONLY_SITE,
+        grid=MeterReading({"power_w": total}),
+        charger_a={"l1": car_a},
+    )
+    building_w = 3 * 8 * 230.0
+    expected = max(0.0, 25.0 - building_w / 207.0)
+    for phase in PHASES:
+        assert room.available_a[phase] == pytest.approx(expected)
+    assert not room.phase_currents_measured
+
+
+def test_unbalanced_building_behind_a_total_power_meter() -> None:
+    """Issue 11.1: building 35 A on L1 behind a 40 A fuse, meter with total power only."""
+    site = Site(gtv_kw=27.0, phases=3, fuse_a=40.0)
+    room = compute_headroom(site, grid=MeterReading({"power_w": 35 * 230.0}))
+    # 8.05 kW may all be on L1: 38.9 A at 207 V; only 1.1 A is left anywhere.
+    assert room.available_a["l1"] == pytest.approx(40.0 - 35 * 230.0 / 207.0)
+    assert 35.0 + room.available_a["l1"] <= 40.0
+
+
+def test_partial_phase_currents_are_used_and_the_rest_assumed_at_its_worst() -> None:
+    """Two phase currents known: they count; the third takes all unexplained power."""
+    values = {
+        "power_w": 10_000.0,
+        "current_l1_a": 10.0,
+        "power_l1_w": 2300.0,
+        "current_l2_a": 5.0,
+        "power_l2_w": 1150.0,
+    }
+    room = compute_headroom(
+        Site(gtv_kw=40.0, phases=3, fuse_a=63.0), grid=MeterReading(values)
+    )
+    assert room.available_a["l1"] == pytest.approx(53.0)
+    assert room.available_a["l2"] == pytest.approx(58.0)
+    assert room.available_a["l3"] == pytest.approx(63.0 - (10_000 - 3450) / 207.0)
+
+
+def test_no_total_and_a_phase_missing_leaves_no_room_there() -> None:
+    values = {"power_l1_w": 2300.0, "power_l2_w": 0.0}
+    room = compute_headroom(
+        Site(gtv_kw=40.0, phases=3, fuse_a=63.0), grid=MeterReading(values)
+    )
+    assert room.available_a["l3"] == 0.0
 
 
 def test_no_basis() -> None:
@@ -196,3 +268,61 @@ def test_more_building_load_never_raises_headroom(
     assert high.available_kw <= low.available_kw + 1e-9
     for phase in site.phase_names:
         assert high.available_a[phase] <= low.available_a[phase] + 1e-9
+
+
+phase_amps = st.floats(-30.0, 60.0)
+volts = st.floats(207.0, 253.0)
+flags = st.tuples(st.booleans(), st.booleans(), st.booleans())
+
+
+@given(
+    building=st.tuples(phase_amps, phase_amps, phase_amps),
+    cars=st.tuples(st.floats(0.0, 32.0), st.floats(0.0, 32.0), st.floats(0.0, 32.0)),
+    credit_share=st.floats(0.0, 1.0),
+    voltages=st.tuples(volts, volts, volts),
+    has_current=flags,
+    has_power=flags,
+    has_voltage=flags,
+    has_total=st.booleans(),
+)
+def test_room_never_exceeds_the_true_room(
+    building: tuple[float, float, float],
+    cars: tuple[float, float, float],
+    credit_share: float,
+    voltages: tuple[float, float, float],
+    has_current: tuple[bool, bool, bool],
+    has_power: tuple[bool, bool, bool],
+    has_voltage: tuple[bool, bool, bool],
+    has_total: bool,
+) -> None:
+    """Whatever part of the truth a meter tells, the room per phase is no larger
+    than the true room (fuse - margin - true building current), for voltages
+    anywhere in 207-253 V and chargers credited with at most what they draw.
+
+    The one thing no rule can see: export on a phase the meter tells nothing about
+    hides as much load on another (the README asks for phase data with solar).
+    """
+    blind = [not (c or p) for c, p in zip(has_current, has_power, strict=True)]
+    assume(not any(b and building[i] < 0 for i, b in enumerate(blind)))
+    site = Site(gtv_kw=40.0, phases=3, fuse_a=63.0, margin_kw=0.5)
+    values: dict[str, float] = {}
+    total = 0.0
+    for i, phase in enumerate(PHASES):
+        current = building[i] + cars[i]
+        power = current * voltages[i]
+        total += power
+        if has_current[i]:
+            values[phase_key("current", phase)] = abs(current)
+        if has_power[i]:
+            values[phase_key("power", phase)] = power
+        if has_voltage[i]:
+            values[phase_key("voltage", phase)] = voltages[i]
+    if has_total or not any(has_power):
+        values["power_w"] = total
+    reading = MeterReading(values)
+    credit = {p: cars[i] * credit_share for i, p in enumerate(PHASES)}
+    room = compute_headroom(site, grid=reading, charger_a=credit)
+    for i, phase in enumerate(PHASES):
+        true_room = site.fuse_a - site.margin_a - building[i]
+        # The chargers' uncredited draw counts as building, so it is taken off too.
+        assert room.available_a[phase] <= max(0.0, true_room) + 1e-6

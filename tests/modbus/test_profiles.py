@@ -57,6 +57,7 @@ def sample(field: Field, index: int) -> float:
         "setpoint": 16.0,
         "phases": 3.0,
         "charging": 2.0,
+        "mode3": float(ord("C") << 8 | ord("2")),
     }[prefix] + index
     if field.dtype in (DataType.FLOAT32, DataType.FLOAT64):
         return value

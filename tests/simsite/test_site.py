@@ -85,6 +85,7 @@ async def test_alfen_sockets_follow_the_written_setpoint(
             "safe_current_a": 6.0,
             "setpoint_accounted": 1.0,
             "phases": 3.0,
+            "mode3_state": float(ord("C") << 8 | ord("2")),  # charging
         }
     )
     assert socket_1["power_w"] == pytest.approx(3 * 10 * 230, rel=0.02)

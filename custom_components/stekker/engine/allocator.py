@@ -36,8 +36,12 @@ _KW = 3
 _RESOURCE_NAMES = (*PHASES, "kW")
 _THREE_PHASE_USES = ((0, 1), (1, 1), (2, 1), (_KW, 3))
 _ONE_PHASE_USES = {p: ((i, 1), (_KW, 1)) for i, p in enumerate(PHASES)}
-# Turn groups, admitted in this order within a priority class.
-_YOUNG, _DUE, _OLD, _WAITING = range(4)
+# Turn groups, admitted in this order within a priority class; a runner whose car
+# takes (almost) nothing goes last, so an empty socket or a full car gives its
+# turn to a car that charges.
+_YOUNG, _DUE, _OLD, _WAITING, _IDLE = range(5)
+# A car measured below this draws (almost) nothing.
+IDLE_A = 1.0
 
 
 class Reason(StrEnum):
@@ -95,6 +99,7 @@ class ChargerMemory:
     waiting_since: float | None = None
     unused_cycles: int = 0
     cap_a: float | None = None
+    idle_cycles: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +134,7 @@ class _Work:
         "cap",
         "effmax",
         "floor",
+        "idle",
         "index",
         "key",
         "mem",
@@ -156,6 +162,7 @@ class _Work:
         )
         self.cap: float | None = None
         self.unused = 0
+        self.idle = 0
         self.effmax = spec.max_a
         self.key: tuple[int, float, int] = (0, 0.0, 0)
         self.target = 0.0
@@ -257,6 +264,8 @@ def _prepare(
         work.cap = mem.cap_a  # no measurement: no news, keep the cap
     if work.cap is not None:
         work.effmax = min(spec.max_a, work.cap)
+    if prev > 0.0 and measured is not None and measured < IDLE_A:
+        work.idle = mem.idle_cycles + 1
 
     # Turn order: young runners keep their place; a waiter that has waited a full
     # turn goes before runners whose turn is over (longest running yields first);
@@ -265,6 +274,8 @@ def _prepare(
     if prev > 0.0:
         started = now if mem.running_since is None else mem.running_since
         group = _YOUNG if now - started < config.rotation_s else _OLD
+        if work.idle >= config.unused_cycles:
+            group = _IDLE
         work.key = (group, -started, index)
         work.waiting_since = now  # if it stops now, it waits from now
     else:
@@ -297,7 +308,7 @@ def _set_targets(works: list[_Work], room: list[float]) -> None:
         for work in sorted(classes[priority], key=lambda w: w.key):
             min_a = work.spec.min_a
             short = _short_of(work, min_a, room)
-            if short is None and work.key[0] in (_DUE, _WAITING):
+            if short is None and work.key[0] in (_DUE, _WAITING, _IDLE):
                 short = next((r for r, _ in work.uses if r in reserved), None)
             if short is None:
                 for r, k in work.uses:
@@ -461,6 +472,7 @@ def _remember(work: _Work, now: float) -> ChargerMemory:
             running_since=now if started is None else started,
             unused_cycles=work.unused,
             cap_a=work.cap,
+            idle_cycles=work.idle,
         )
     return ChargerMemory(
         raised_at=raised_at,

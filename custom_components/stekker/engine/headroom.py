@@ -1,4 +1,10 @@
-"""Headroom: what the chargers may draw now under the GTV and the phase fuses."""
+"""Headroom: what the chargers may draw now under the GTV and the phase fuses.
+
+What a meter does not tell is assumed at its worst, consistent with what it does
+tell: a phase without a current reading may carry all the power the other phases
+do not account for, power converts to current at the lowest grid voltage, and
+charger current converts to power at the highest, unless the meter measures them.
+"""
 
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -13,7 +19,11 @@ class NoGridBasisError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Headroom:
-    """Capacity for all chargers together (their present draw included)."""
+    """Capacity for all chargers together (their present draw included).
+
+    ``voltage_v`` converts charger current to power for the kW limit: the highest
+    measured phase voltage, or the highest the grid may have.
+    """
 
     grid_kw: float
     building_load_kw: float
@@ -24,30 +34,51 @@ class Headroom:
     available_a: Mapping[str, float]
     utilisation_pct: float
     phase_currents_measured: bool
+    voltage_v: float
 
 
-def _phase_currents(reading: MeterReading, site: Site) -> tuple[dict[str, float], bool]:
-    """Signed current per phase; estimated from power when the meter gives none."""
-    measured: dict[str, float] = {}
+def _volts(reading: MeterReading, phase: str) -> float | None:
+    volts = reading.phase("voltage", phase)
+    return volts if volts is not None and volts > 0.0 else None
+
+
+def load_currents(
+    reading: MeterReading, site: Site, charger_a: Mapping[str, float]
+) -> tuple[dict[str, float], bool]:
+    """The largest current per phase without the chargers' credited draw.
+
+    Returns the currents and whether every phase's current was measured.
+    """
+    upper: dict[str, float] = {}
+    known_low_w = 0.0  # the least power the phases with a reading can carry
+    unknown: list[str] = []
     for phase in site.phase_names:
         current = reading.signed_current(phase)
-        if current is None:
-            break
-        measured[phase] = current
-    else:
-        return measured, True
-    currents: dict[str, float] = {}
-    for phase in site.phase_names:
         power = reading.phase("power", phase)
-        if power is None:
-            total = reading.power_w or 0.0
-            power = total / site.phases
-        currents[phase] = power / site.voltage_v
-    return currents, False
-
-
-def _spread(power_w: float, site: Site) -> dict[str, float]:
-    return dict.fromkeys(site.phase_names, power_w / site.phases / site.voltage_v)
+        if current is not None:
+            upper[phase] = current
+            # Without its power the phase may as well be exporting at full current.
+            known_low_w += power if power is not None else -abs(current) * site.v_max
+        elif power is not None:
+            volts = _volts(reading, phase) or (site.v_min if power >= 0 else site.v_max)
+            upper[phase] = power / volts
+            known_low_w += power
+        else:
+            unknown.append(phase)
+    total_w = reading.power_w
+    for phase in unknown:
+        if total_w is None:
+            # Nothing bounds it: the fuse counts as full, whatever the chargers draw.
+            upper[phase] = site.fuse_a + charger_a.get(phase, 0.0)
+            continue
+        # The chargers' credited power is theirs; the rest may all be on this phase.
+        others = sum(charger_a.get(p, 0.0) for p in unknown) * site.v_min
+        rest_w = max(0.0, total_w - known_low_w - others)
+        upper[phase] = rest_w / site.v_min + charger_a.get(phase, 0.0)
+    return (
+        {p: upper[p] - charger_a.get(p, 0.0) for p in site.phase_names},
+        not unknown,
+    )
 
 
 def _total_w(reading: MeterReading) -> float:
@@ -58,44 +89,59 @@ def _total_w(reading: MeterReading) -> float:
     )
 
 
+def _high_voltage(readings: list[MeterReading], site: Site) -> float:
+    measured = [
+        v for r in readings for p in site.phase_names if (v := _volts(r, p)) is not None
+    ]
+    if len(measured) < site.phases:
+        return site.v_max
+    return max(measured)
+
+
 def compute_headroom(
     site: Site,
     *,
     grid: MeterReading | None = None,
     building: MeterReading | None = None,
     solar: MeterReading | None = None,
-    charger_w: float = 0.0,
+    charger_w: float | None = None,
     charger_a: Mapping[str, float] | None = None,
 ) -> Headroom:
     """Headroom from the readings by role.
 
-    With a grid meter the building's net load is grid - chargers; without one, a
-    building meter (which excludes chargers) minus any measured solar production.
+    ``charger_a`` is what the chargers are credited with drawing per phase (never
+    more than they draw), ``charger_w`` its power (by default at the measured or
+    lowest voltage). With a grid meter the building's net load is grid - chargers;
+    without one, a building meter (which excludes chargers) minus measured solar.
     """
-    charger_phase = dict(charger_a) if charger_a else _spread(charger_w, site)
+    credit_a = {p: (charger_a or {}).get(p, 0.0) for p in site.phase_names}
+    basis = grid if grid is not None else building
+    if basis is None:
+        raise NoGridBasisError("no grid or building meter reading")
+    if charger_w is None:
+        charger_w = sum(
+            credit_a[p] * (_volts(basis, p) or site.v_min) for p in site.phase_names
+        )
     solar_w = abs(_total_w(solar)) if solar is not None else None
     if grid is not None:
         grid_w = _total_w(grid)
         net_w = grid_w - charger_w
-        grid_phase, measured = _phase_currents(grid, site)
-        net_phase = {
-            p: grid_phase[p] - charger_phase.get(p, 0.0) for p in site.phase_names
-        }
-    elif building is not None:
+        net_phase, measured = load_currents(grid, site, credit_a)
+    else:
+        assert building is not None
         net_w = _total_w(building) - (solar_w or 0.0)
         grid_w = net_w + charger_w
         # Solar lowers the kW total only: which phase an inverter feeds is not
         # known here, so the phase fuses are guarded against the gross load.
-        net_phase, measured = _phase_currents(building, site)
-    else:
-        raise NoGridBasisError("no grid or building meter reading")
+        net_phase, measured = load_currents(building, site, {})
 
+    volts = _high_voltage([basis], site)
     fuse_room = {
         p: max(0.0, site.fuse_a - site.margin_a - net_phase[p])
         for p in site.phase_names
     }
     gtv_room_kw = site.gtv_kw - site.margin_kw - net_w / 1000.0
-    fuse_room_kw = sum(fuse_room.values()) * site.voltage_v / 1000.0
+    fuse_room_kw = sum(fuse_room.values()) * volts / 1000.0
     return Headroom(
         grid_kw=grid_w / 1000.0,
         building_load_kw=(net_w + (solar_w or 0.0)) / 1000.0,
@@ -106,4 +152,5 @@ def compute_headroom(
         available_a=fuse_room,
         utilisation_pct=max(0.0, grid_w) / (site.gtv_kw * 1000.0) * 100.0,
         phase_currents_measured=measured,
+        voltage_v=volts,
     )

@@ -31,6 +31,16 @@ class Site:
         return self.phases * self.fuse_a * self.voltage_v / 1000.0
 
     @property
+    def v_min(self) -> float:
+        """Lowest phase voltage the grid may have (EN 50160: nominal - 10 %)."""
+        return self.voltage_v * 0.9
+
+    @property
+    def v_max(self) -> float:
+        """Highest phase voltage the grid may have (EN 50160: nominal + 10 %)."""
+        return self.voltage_v * 1.1
+
+    @property
     def phase_names(self) -> tuple[str, ...]:
         return PHASES[: self.phases]
 

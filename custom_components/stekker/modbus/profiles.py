@@ -252,6 +252,7 @@ SETPOINT_A: Final = "setpoint_a"  # setpoint as the charger reads it back
 SETPOINT_ACCOUNTED: Final = "setpoint_accounted"  # 1 if the setpoint is applied
 PHASES: Final = "phases"  # 1 or 3
 CHARGING_STATE: Final = "charging_state"  # device-specific state code
+MODE3_STATE: Final = "mode3_state"  # IEC 61851 state as two ASCII characters
 
 # Alfen Eve (NG9xx): "Implementation of Modbus Slave TCP/IP for Alfen NG9xx
 # platform" socket registers; everything is FC3, floats big-endian.
@@ -265,6 +266,8 @@ _ALFEN: Final = ChargerProfile(
         *_per_phase("current", HOLDING, 320, 2, _F32),
         Field(POWER, HOLDING, 344, _F32),
         Field(ENERGY_KWH, HOLDING, 374, DataType.FLOAT64, scale=0.001),
+        # First register of the 5-register string ("A", "B1", "C2", ...).
+        Field(MODE3_STATE, HOLDING, 1201, DataType.UINT16),
         Field(VALID_TIME_S, HOLDING, 1208, DataType.UINT32),
         Field(SETPOINT_A, HOLDING, 1210, _F32),
         Field(SAFE_CURRENT_A, HOLDING, 1212, _F32),

@@ -1,0 +1,133 @@
+"""What each charger is credited with drawing, and what is held back for it.
+
+The balancer subtracts the chargers' draw from the grid reading to find the
+building's load, then shares the room out. Both sides can go wrong: a charger
+credited with less than it draws makes phantom building load (the car is cut for
+its own draw); one credited with more hides building load. This module decides,
+from the setpoints written, the charger's own readings and their age:
+
+- A steered charger's draw is its measurement once that measurement reflects the
+  present setpoint (taken ``lag_s`` or more after the last change). Before that,
+  or without a measurement, it is the setpoint (a car just raised is expected at
+  it; one just lowered may still draw the previous setpoint for ``lag_s``).
+- A charger that reports being set above what was written, or draws above it,
+  is not obeying. It, and every charger not steered (balancing off, unreadable,
+  writes failing or hanging), is credited with what it is measured to draw and
+  held back at the most it may draw: the largest of its measurement, its maximum
+  and what it reports being set to.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from .charger import ChargerSpec
+
+# IEC 61851-1 gives an EV 5 s to follow a change of the PWM duty cycle.
+DEFAULT_LAG_S = 5.0
+# A measurement this old says nothing about the present draw.
+MEASUREMENT_MAX_AGE_S = 60.0
+
+
+def obey_tolerance_a(setpoint_a: float) -> float:
+    """How far above its setpoint a car may be measured before it is not obeying."""
+    return max(1.5, 0.1 * setpoint_a)
+
+
+@dataclass(frozen=True, slots=True)
+class SetpointLog:
+    """The setpoint now in effect, and the one before it with the time of the change."""
+
+    amps: float | None = None
+    since: float = float("-inf")
+    previous: float | None = None
+
+    def written(self, amps: float, now: float) -> SetpointLog:
+        if self.amps is not None and amps == self.amps:
+            return self
+        return SetpointLog(amps, now, self.amps)
+
+    def upper(self, now: float, lag_s: float) -> float | None:
+        """The most an obeying car can draw now (it may lag a decrease by lag_s)."""
+        if self.amps is None:
+            return None
+        if now - self.since < lag_s and self.previous is not None:
+            return max(self.amps, self.previous)
+        return self.amps
+
+
+@dataclass(frozen=True, slots=True)
+class ChargerObservation:
+    """One charger as the balancer sees it this cycle."""
+
+    spec: ChargerSpec
+    steered: bool  # enabled, readable, its writes land
+    log: SetpointLog = field(default_factory=SetpointLog)
+    device_setpoint_a: float | None = None  # what the charger says it is set to
+    measured_a: Mapping[str, float] | None = None  # draw per loaded phase
+    measured_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChargerAccount:
+    """The outcome for one charger."""
+
+    credit_a: Mapping[str, float]  # counted as its draw, per loaded phase
+    reserve_a: float | None  # held back per loaded phase; None: it is allocated
+    obeying: bool
+    why: str = ""
+
+
+def account(
+    obs: ChargerObservation, now: float, lag_s: float = DEFAULT_LAG_S
+) -> ChargerAccount:
+    """Credit and reservation of one charger."""
+    phases = obs.spec.loaded_phases
+    measured = obs.measured_a
+    age = None if obs.measured_at is None else now - obs.measured_at
+    if measured is not None and (age is None or age > MEASUREMENT_MAX_AGE_S):
+        measured = None
+    top = max(measured.values(), default=0.0) if measured else 0.0
+    log = obs.log
+    upper = log.upper(now, lag_s)
+    settled = (
+        measured is not None
+        and obs.measured_at is not None
+        and obs.measured_at >= log.since + lag_s
+    )
+    why = ""
+    if obs.steered and upper is not None:
+        device = obs.device_setpoint_a
+        if (
+            device is not None
+            and now - log.since >= lag_s
+            and device > upper + obey_tolerance_a(upper) / 10
+        ):
+            why = f"set to {device:.1f} A instead of {upper:.1f} A"
+        elif settled and top > upper + obey_tolerance_a(upper):
+            why = f"draws {top:.1f} A, set to {upper:.1f} A"
+    if not obs.steered or why:
+        credit = {p: max(0.0, (measured or {}).get(p, 0.0)) for p in phases}
+        reserve = max(top, obs.spec.max_a, obs.device_setpoint_a or 0.0)
+        return ChargerAccount(credit, reserve, obeying=not why, why=why)
+    if upper is None:
+        # Not written to yet: only what it is measured to draw is known.
+        credit = {p: max(0.0, (measured or {}).get(p, 0.0)) for p in phases}
+    elif settled:
+        assert measured is not None
+        credit = {p: min(max(0.0, measured.get(p, 0.0)), upper) for p in phases}
+    else:
+        # Not (yet) measured at this setpoint: expect the car at it.
+        base = log.amps or 0.0
+        credit = {
+            p: min(max(base, (measured or {}).get(p, 0.0)), upper) for p in phases
+        }
+    return ChargerAccount(credit, None, obeying=True)
+
+
+def total_credit(accounts: Mapping[str, ChargerAccount]) -> dict[str, float]:
+    """The chargers' credited draw summed per site phase."""
+    totals: dict[str, float] = {}
+    for acc in accounts.values():
+        for phase, amps in acc.credit_a.items():
+            totals[phase] = totals.get(phase, 0.0) + amps
+    return totals

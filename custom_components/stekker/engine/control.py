@@ -1,0 +1,189 @@
+"""One control cycle's decision: what every charger is to be set to, and why.
+
+The balancer reads the meters and chargers and writes the outcome; everything in
+between is here, so the same code runs in Home Assistant and in the property
+tests of the closed loop. Three modes, by how fresh the meter data is:
+
+- fresh: unsteered chargers are held back at the most they may draw, the rest of
+  the headroom is allocated to the steered ones;
+- missing for less than the stale time: setpoints are held, never raised;
+- stale (or never had data): every charger goes to its fail-safe current.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from .accounting import ChargerAccount
+from .allocator import (
+    AllocatorConfig,
+    AllocatorMemory,
+    ChargerMemory,
+    allocate,
+)
+from .charger import ChargerSpec, ChargerStatus
+from .headroom import Headroom
+from .site import PHASES
+
+
+class Mode(StrEnum):
+    """How the cycle decided."""
+
+    ALLOCATE = "allocate"
+    HOLD = "hold"
+    FAIL_SAFE = "fail_safe"
+
+
+class State(StrEnum):
+    """A charger's balancing state beyond the allocator's reasons."""
+
+    DISABLED = "disabled"
+    FAIL_SAFE = "fail_safe"
+    FAULT = "fault"
+
+
+@dataclass(frozen=True, slots=True)
+class ChargerInput:
+    """One charger for the decision.
+
+    ``spec`` is already narrowed to what the charger can be set to exactly and to
+    the user's maximum; ``readable`` is False when its last read failed.
+    """
+
+    spec: ChargerSpec
+    account: ChargerAccount
+    enabled: bool
+    readable: bool
+    connected: bool | None
+    measured_a: float | None
+    setpoint_a: float | None  # last written
+    device_setpoint_a: float | None  # what the charger reports
+    wanted_a: float | None  # last target it was meant to have
+    fail_safe_a: float
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Targets (None: write nothing) with the state and reason of each charger."""
+
+    mode: Mode
+    targets: dict[str, float | None]
+    states: dict[str, str]
+    why: dict[str, str]
+    memory: AllocatorMemory
+
+
+def decide(
+    chargers: Sequence[ChargerInput],
+    headroom: Headroom | None,
+    stale: bool,
+    memory: AllocatorMemory,
+    now: float,
+    config: AllocatorConfig,
+) -> Decision:
+    """The cycle's targets; ``headroom`` is None when there is no fresh meter data."""
+    if headroom is not None:
+        return _allocate(chargers, headroom, memory, now, config)
+    if stale:
+        return Decision(
+            Mode.FAIL_SAFE,
+            {c.spec.id: min(c.fail_safe_a, c.spec.max_a) for c in chargers},
+            {
+                c.spec.id: State.FAIL_SAFE if c.enabled else State.DISABLED
+                for c in chargers
+            },
+            dict.fromkeys((c.spec.id for c in chargers), "meter data stale or invalid"),
+            AllocatorMemory(),
+        )
+    return Decision(
+        Mode.HOLD,
+        {
+            c.spec.id: None if c.setpoint_a is None else min(c.setpoint_a, c.spec.max_a)
+            for c in chargers
+        },
+        {c.spec.id: "limited" if c.enabled else State.DISABLED for c in chargers},
+        dict.fromkeys(
+            (c.spec.id for c in chargers), "meter reading missing: setpoint held"
+        ),
+        memory,
+    )
+
+
+def _allocate(
+    chargers: Sequence[ChargerInput],
+    headroom: Headroom,
+    memory: AllocatorMemory,
+    now: float,
+    config: AllocatorConfig,
+) -> Decision:
+    config = replace(config, voltage_v=headroom.voltage_v)
+    room = {p: float(headroom.available_a.get(p, 0.0)) for p in PHASES}
+    room_kw = headroom.available_kw
+    targets: dict[str, float | None] = {}
+    states: dict[str, str] = {}
+    why: dict[str, str] = {}
+    steered: list[tuple[ChargerSpec, ChargerStatus]] = []
+    for charger in chargers:
+        spec, acc = charger.spec, charger.account
+        if acc.reserve_a is not None:
+            for phase in spec.loaded_phases:
+                room[phase] -= acc.reserve_a
+            room_kw -= acc.reserve_a * spec.phases * config.voltage_v / 1000.0
+            targets[spec.id], states[spec.id], why[spec.id] = _unsteered(charger)
+            continue
+        steered.append(
+            (
+                spec,
+                ChargerStatus(
+                    connected=True if charger.connected is None else charger.connected,
+                    measured_a=charger.measured_a,
+                ),
+            )
+        )
+        memory = _seed(memory, charger)
+    allocation = allocate(
+        {p: max(0.0, a) for p, a in room.items()},
+        max(0.0, room_kw),
+        steered,
+        memory,
+        now,
+        config,
+    )
+    for spec, _ in steered:
+        targets[spec.id] = allocation.setpoints[spec.id]
+        states[spec.id] = allocation.reasons[spec.id].value
+        why[spec.id] = allocation.explain.get(spec.id, "")
+    # A charger left out this cycle keeps its memory (its turn, its start time).
+    kept = AllocatorMemory({**memory.chargers, **allocation.memory.chargers})
+    return Decision(Mode.ALLOCATE, targets, states, why, kept)
+
+
+def _unsteered(charger: ChargerInput) -> tuple[float | None, str, str]:
+    """What a charger that is not steered now is told, if anything."""
+    if not charger.enabled:
+        return None, State.DISABLED, "balancing off: counted at its maximum"
+    if not charger.account.obeying:
+        why = f"not obeying ({charger.account.why}): counted at its maximum"
+    else:
+        why = "cannot be steered: counted at its maximum"
+    if not charger.readable or charger.wanted_a is None:
+        return None, State.FAULT, why  # a write would go nowhere known
+    # Tell it again what it was last meant to have, never more than it has.
+    wanted = charger.wanted_a
+    if charger.setpoint_a is not None:
+        wanted = min(wanted, charger.setpoint_a)
+    return wanted, State.FAULT, why
+
+
+def _seed(memory: AllocatorMemory, charger: ChargerInput) -> AllocatorMemory:
+    """After a restart or an outage, start from what the car is doing, not zero."""
+    spec = charger.spec
+    if spec.id in memory.chargers:
+        return memory
+    running = max(charger.device_setpoint_a or 0.0, charger.measured_a or 0.0)
+    running = min(running, spec.max_a)
+    if running < spec.min_a:
+        return memory
+    return AllocatorMemory(
+        {**memory.chargers, spec.id: ChargerMemory(setpoint_a=running)}
+    )
