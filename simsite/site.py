@@ -179,6 +179,8 @@ class SimulatedSite:
         self._grid_power_w = 0.0
         self._history: deque[SiteSample] = deque(maxlen=history_len)
         self.meter = ModbusSimServer(port=meter_port)
+        # A frozen meter keeps serving its last registers (a gateway's cache).
+        self.meter_frozen = False
         self.station: _AlfenStation | None = None
         if self._alfen_units:
             self.station = _AlfenStation(charger_port)
@@ -192,6 +194,11 @@ class SimulatedSite:
     def cars(self) -> Mapping[str, Car]:
         """The car on each charger, to plug, unplug or inspect between steps."""
         return MappingProxyType(self._cars)
+
+    @property
+    def voltage_v(self) -> float:
+        """The grid's phase voltage (with a building load given per phase)."""
+        return self._voltage_v
 
     @property
     def alfen_units(self) -> Mapping[str, int]:
@@ -341,7 +348,8 @@ class SimulatedSite:
             IMPORT_KWH: self._import_kwh,
             EXPORT_KWH: self._export_kwh,
         }
-        self.meter.set_meter(self._grid_unit_id, SDM630, grid)
+        if not self.meter_frozen:
+            self.meter.set_meter(self._grid_unit_id, SDM630, grid)
         if self.station is None:
             return
         for name, unit in self._alfen_units.items():

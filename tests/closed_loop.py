@@ -6,17 +6,20 @@ grid meter serves building + cars, and the real meter coordinators, headroom and
 balancer run once. Simulated time drives the balancer's clock.
 """
 
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.core import HomeAssistant
+from homeassistant.const import EVENT_CALL_SERVICE
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.stekker.const import DOMAIN, SUBENTRY_CHARGER, SUBENTRY_METER
+from custom_components.stekker.engine.site import PHASES
 from simsite.site import SimulatedSite
 
 from .conftest import SITE_DATA, SITE_OPTIONS, modbus_meter
@@ -58,40 +61,78 @@ def alfen_charger(unit_id: int, phases: int = 3, **limits: Any) -> dict[str, Any
     }
 
 
-async def template_numbers(
-    hass: HomeAssistant, names: list[str], broken: frozenset[str] = frozenset()
-) -> None:
-    """`number` entities in A as another integration (e.g. OCPP) would offer.
+NUMBER_DEFAULTS: dict[str, Any] = {"unit": "A", "min": 0, "max": 32, "step": 1}
 
-    A `broken` one shows 16 A but refuses every write, like a charger that went
-    offline behind an integration that keeps its last state.
+
+async def template_numbers(
+    hass: HomeAssistant,
+    names: list[str],
+    broken: frozenset[str] = frozenset(),
+    numbers: Mapping[str, Mapping[str, Any]] | None = None,
+) -> None:
+    """`number` entities as another integration (e.g. OCPP) would offer.
+
+    Each keeps its value in `input_number.<slug>_value` and has three fault
+    switches, as a charger behind another integration can fail:
+    `input_boolean.<slug>_fail` (every write raises), `<slug>_hang` (a write never
+    returns) and `<slug>_drop` (a write is accepted and does nothing). A `broken`
+    one shows 16 A and refuses every write. `numbers` gives a charger's entity its
+    own unit, minimum, maximum and step.
     """
+    numbers = numbers or {}
+    slugs = {name: name.lower().replace(" ", "_") for name in names}
+    flags = {
+        f"{slug}_{flag}": {"initial": flag == "fail" and name in broken}
+        for name, slug in slugs.items()
+        for flag in ("fail", "hang", "drop")
+    }
+    values = {
+        f"{slug}_value": {
+            "min": -1,
+            "max": 1_000_000,
+            "step": 0.0001,
+            "mode": "box",
+            "initial": 16 if name in broken else 0,
+        }
+        for name, slug in slugs.items()
+    }
+    assert await async_setup_component(hass, "input_boolean", {"input_boolean": flags})
+    assert await async_setup_component(hass, "input_number", {"input_number": values})
+    entities = []
+    for name, slug in slugs.items():
+        spec = {**NUMBER_DEFAULTS, **numbers.get(name, {})}
+        entities.append(
+            {
+                "name": f"{name} max current",
+                "unit_of_measurement": spec["unit"],
+                "min": spec["min"],
+                "max": spec["max"],
+                "step": spec["step"],
+                "state": f"{{{{ states('input_number.{slug}_value') | float(0) }}}}",
+                "set_value": [
+                    {
+                        "if": f"{{{{ is_state('input_boolean.{slug}_fail', 'on') }}}}",
+                        "then": [{"action": "charger.offline"}],
+                    },
+                    {
+                        "if": f"{{{{ is_state('input_boolean.{slug}_hang', 'on') }}}}",
+                        "then": [{"delay": 3600}],
+                    },
+                    {
+                        "if": f"{{{{ is_state('input_boolean.{slug}_drop', 'off') }}}}",
+                        "then": [
+                            {
+                                "action": "input_number.set_value",
+                                "target": {"entity_id": f"input_number.{slug}_value"},
+                                "data": {"value": "{{ value }}"},
+                            }
+                        ],
+                    },
+                ],
+            }
+        )
     assert await async_setup_component(
-        hass,
-        "template",
-        {
-            "template": [
-                {
-                    "number": [
-                        {
-                            "name": f"{name} max current",
-                            "unit_of_measurement": "A",
-                            "min": 0,
-                            "max": 32,
-                            "step": 1,
-                            "optimistic": name not in broken,
-                            "state": "{{ 16 }}" if name in broken else "{{ 0 }}",
-                            "set_value": [
-                                {"action": "charger.offline"}
-                                if name in broken
-                                else {"delay": 0}
-                            ],
-                        }
-                        for name in names
-                    ]
-                }
-            ]
-        },
+        hass, "template", {"template": [{"number": entities}]}
     )
     await hass.async_block_till_done()
 
@@ -104,44 +145,86 @@ class Loop:
     site: SimulatedSite
     entry: MockConfigEntry
     entity_chargers: Mapping[str, str]  # charger name -> slug of its entities
+    chargers: Mapping[str, Mapping[str, Any]]  # charger name -> its config data
+    grid: str = "modbus"
     time_s: float = 12 * 3600.0
     dt_s: float = 1.0
+    cycles: int = 0
+    power_every: Mapping[str, int] = field(default_factory=dict)
+    writes: Counter[str] = field(default_factory=Counter)
     on_cycle: list[Callable[[Loop], None]] = field(default_factory=list)
 
     def now(self) -> float:
         return self.time_s
 
     def setpoints(self) -> dict[str, float]:
-        """What each entity charger is set to; one that is unavailable keeps its last."""
+        """What each entity charger is set to (in A per phase); one that is
+        unavailable keeps its last."""
         last = self.site.history[-1].setpoints_a if self.site.history else {}
         values = {}
         for name, slug in self.entity_chargers.items():
             state = self.hass.states.get(f"number.{slug}_max_current")
             assert state is not None
             try:
-                values[name] = float(state.state)
+                value = float(state.state)
             except ValueError:
                 values[name] = last.get(name, 0.0)
+                continue
+            unit = state.attributes.get("unit_of_measurement")
+            per_amp = self.site.cars[name].phases * 230.0
+            values[name] = {"A": value, "W": value / per_amp}.get(
+                unit, value * 1000.0 / per_amp
+            )
         return values
+
+    def flag(self, name: str, flag: str, on: bool = True) -> None:
+        """Switch a fault of an entity charger's number (fail, hang or drop)."""
+        slug = self.entity_chargers[name]
+        self.hass.states.async_set(
+            f"input_boolean.{slug}_{flag}", "on" if on else "off"
+        )
 
     async def cycle(self, count: int = 1) -> None:
         for _ in range(count):
             self.time_s += self.dt_s
+            self.cycles += 1
             self.site.step(self.time_s, self.dt_s, self.setpoints())
-            for name, slug in self.entity_chargers.items():
-                car = self.site.cars[name]
-                watts = car.draw_a * car.phases * 230.0
-                self.hass.states.async_set(
-                    f"sensor.{slug}_power",
-                    f"{watts:.1f}",
-                    {"unit_of_measurement": "W", "device_class": "power"},
-                )
+            self._publish_sensors()
             for meter in self.entry.runtime_data.meters.values():
                 await meter.async_refresh()
             await self.hass.async_block_till_done()
             # What the balancer's watchdog timer does once per control cycle.
             self.entry.runtime_data.balancer.async_watchdog()
             await self.hass.async_block_till_done()
+            for hook in self.on_cycle:
+                hook(self)
+
+    def _publish_sensors(self) -> None:
+        """The chargers' power sensors and, for sensor meters, the grid's."""
+        for name, slug in self.entity_chargers.items():
+            every = self.power_every.get(name, 1)
+            if not self.chargers[name].get("power_entity") or self.cycles % every:
+                continue
+            car = self.site.cars[name]
+            watts = car.draw_a * car.phases * self.site.voltage_v
+            self.hass.states.async_set(
+                f"sensor.{slug}_power",
+                f"{watts:.1f}",
+                {"unit_of_measurement": "W", "device_class": "power"},
+            )
+        if self.grid == "modbus" or not self.site.history:
+            return
+        sample = self.site.history[-1]
+        self.hass.states.async_set(
+            "sensor.grid_power", f"{sample.power_w:.1f}", {"unit_of_measurement": "W"}
+        )
+        if self.grid == "currents":
+            for phase, amps in sample.currents_a.items():
+                self.hass.states.async_set(
+                    f"sensor.grid_current_{phase}",
+                    f"{amps:.2f}",
+                    {"unit_of_measurement": "A"},
+                )
 
 
 async def start_loop(
@@ -152,16 +235,41 @@ async def start_loop(
     site_data: Mapping[str, Any] | None = None,
     options: Mapping[str, Any] | None = None,
     broken: frozenset[str] = frozenset(),
+    numbers: Mapping[str, Mapping[str, Any]] | None = None,
+    grid: str = "modbus",
+    power_every: Mapping[str, int] | None = None,
 ) -> Loop:
-    """Set the site up in HA with the given chargers (by name) and start the loop."""
+    """Set the site up in HA with the given chargers (by name) and start the loop.
+
+    ``grid`` is the site's grid meter: the simulated SDM630 over Modbus, or HA
+    sensors with only the total power (``total``) or also phase currents
+    (``currents``). ``power_every`` makes a charger's power sensor report only
+    every so many cycles.
+    """
     entity_chargers = {
         name: data["number_entity"].removeprefix("number.").removesuffix("_max_current")
         for name, data in chargers.items()
         if data["driver"] == "entity"
     }
     await template_numbers(
-        hass, [slug.replace("_", " ") for slug in entity_chargers.values()], broken
+        hass,
+        [slug.replace("_", " ") for slug in entity_chargers.values()],
+        broken,
+        {
+            entity_chargers[name].replace("_", " "): spec
+            for name, spec in (numbers or {}).items()
+        },
     )
+    if grid == "modbus":
+        meter = modbus_meter(site.meter_port)
+    else:
+        meter = {
+            "source": "sensors",
+            "power_entity": "sensor.grid_power",
+            "role": "grid",
+        }
+        if grid == "currents":
+            meter |= {f"current_{p}_entity": f"sensor.grid_current_{p}" for p in PHASES}
     entry = MockConfigEntry(
         domain=DOMAIN,
         title="Office",
@@ -170,7 +278,7 @@ async def start_loop(
         subentries_data=[
             {
                 "subentry_type": SUBENTRY_METER,
-                "data": modbus_meter(site.meter_port),
+                "data": meter,
                 "title": "Grid meter",
                 "unique_id": None,
             },
@@ -186,9 +294,27 @@ async def start_loop(
         ],
     )
     entry.add_to_hass(hass)
-    loop = Loop(hass, site, entry, entity_chargers)
+    loop = Loop(
+        hass,
+        site,
+        entry,
+        entity_chargers,
+        chargers,
+        grid,
+        power_every=power_every or {},
+    )
+
+    @callback
+    def count_write(event: Event) -> None:
+        if event.data["domain"] == "number":
+            target = event.data["service_data"]["entity_id"]
+            for entity_id in [target] if isinstance(target, str) else target:
+                loop.writes[entity_id] += 1
+
+    hass.bus.async_listen(EVENT_CALL_SERVICE, count_write)
     # Serve a full first sample (every register) before the first read.
-    site.step(loop.time_s, loop.dt_s, dict.fromkeys(entity_chargers, 0.0))
+    site.step(loop.time_s, loop.dt_s, loop.setpoints())
+    loop._publish_sensors()
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     entry.runtime_data.balancer.clock = loop.now

@@ -6,6 +6,9 @@ import pytest
 from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import entity_registry as er
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.stekker.const import SUBENTRY_CHARGER
 from simsite.cars import Car
@@ -217,3 +220,132 @@ async def test_reconfigure_charger_limits(hass: HomeAssistant) -> None:
     assert charger.data["number_entity"] == "number.ocpp_max_current"
     await hass.async_block_till_done()
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def add_entity_charger(
+    hass: HomeAssistant, entry_id: str, name: str, number: str
+) -> dict[str, Any]:
+    flow_id = await open_flow(hass, entry_id, "entity")
+    result = await hass.config_entries.subentries.async_configure(
+        flow_id, {"name": name, "number_entity": number, **LIMITS}
+    )
+    return dict(result)
+
+
+async def test_the_same_entity_is_refused_as_a_second_charger(
+    hass: HomeAssistant,
+) -> None:
+    entry = site_entry()
+    entry.add_to_hass(hass)
+    await template_numbers(hass, ["ocpp"])
+    result = await add_entity_charger(
+        hass, entry.entry_id, "A", "number.ocpp_max_current"
+    )
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"next_step_id": "save"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    result = await add_entity_charger(
+        hass, entry.entry_id, "B", "number.ocpp_max_current"
+    )
+    assert result["errors"] == {"base": "charger_already_configured"}
+    assert len(entry.get_subentries_of_type(SUBENTRY_CHARGER)) == 1
+    await hass.async_block_till_done()
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_two_sockets_of_one_ocpp_charge_point_are_refused(
+    hass: HomeAssistant,
+) -> None:
+    """Issue 11.19: the OCPP integration limits the whole charge point at once.
+
+    The registry entries are laid out as the OCPP integration lays them out: a
+    charge point device, a device per socket below it, a number per socket.
+    """
+    entry = site_entry()
+    entry.add_to_hass(hass)
+    owner = MockConfigEntry(domain="ocpp")
+    owner.add_to_hass(hass)
+    devices, entities = dr.async_get(hass), er.async_get(hass)
+    point = devices.async_get_or_create(
+        config_entry_id=owner.entry_id, identifiers={("ocpp", "cp1")}, name="cp1"
+    )
+    other_point = devices.async_get_or_create(
+        config_entry_id=owner.entry_id, identifiers={("ocpp", "cp2")}, name="cp2"
+    )
+    numbers = {}
+    for device_name, via in (
+        ("cp1-conn1", point),
+        ("cp1-conn2", point),
+        ("cp2-conn1", other_point),
+    ):
+        socket = devices.async_get_or_create(
+            config_entry_id=owner.entry_id,
+            identifiers={("ocpp", device_name)},
+            name=device_name,
+            via_device_id=via.id,
+        )
+        registered = entities.async_get_or_create(
+            "number",
+            "ocpp",
+            f"{device_name}_maximum_current",
+            suggested_object_id=f"{device_name.replace('-', '_')}_maximum_current",
+            device_id=socket.id,
+        )
+        numbers[device_name] = registered.entity_id
+        hass.states.async_set(
+            registered.entity_id,
+            "16",
+            {"unit_of_measurement": "A", "min": 0, "max": 32, "step": 1},
+        )
+    result = await add_entity_charger(
+        hass, entry.entry_id, "Socket 1", numbers["cp1-conn1"]
+    )
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"next_step_id": "save"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    result = await add_entity_charger(
+        hass, entry.entry_id, "Socket 2", numbers["cp1-conn2"]
+    )
+    assert result["errors"] == {"base": "ocpp_shared_charge_point"}
+    assert result["description_placeholders"] == {"other": numbers["cp1-conn1"]}
+    # A socket of another charge point is fine.
+    result = await add_entity_charger(
+        hass, entry.entry_id, "Other", numbers["cp2-conn1"]
+    )
+    assert result["type"] is FlowResultType.MENU
+    await hass.async_block_till_done()
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_the_same_modbus_socket_is_refused_twice(hass: HomeAssistant) -> None:
+    site = SimulatedSite(
+        lambda _: (0.0, 0.0, 0.0), {"Alfen": Car("car")}, alfen_sockets=1
+    )
+    await site.start()
+    try:
+        site.step(1.0, 1.0, {})
+        entry = site_entry()
+        entry.add_to_hass(hass)
+        socket = {
+            "name": "Alfen",
+            "host": "127.0.0.1",
+            "port": site.charger_port,
+            "unit_id": 1,
+            "profile": "alfen_eve",
+            **LIMITS,
+        }
+        flow_id = await open_flow(hass, entry.entry_id, "modbus")
+        result = await hass.config_entries.subentries.async_configure(flow_id, socket)
+        result = await hass.config_entries.subentries.async_configure(
+            result["flow_id"], {"next_step_id": "save"}
+        )
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        flow_id = await open_flow(hass, entry.entry_id, "modbus")
+        result = await hass.config_entries.subentries.async_configure(flow_id, socket)
+        assert result["errors"] == {"base": "charger_already_configured"}
+        await hass.async_block_till_done()
+        await hass.config_entries.async_unload(entry.entry_id)
+    finally:
+        await site.stop()

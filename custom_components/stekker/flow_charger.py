@@ -6,6 +6,9 @@ import probatio
 from homeassistant.components.sensor import SensorDeviceClass
 from homeassistant.config_entries import ConfigSubentryFlow, SubentryFlowResult
 from homeassistant.const import CONF_HOST, CONF_NAME, CONF_PORT
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import selector
 
 from .charger_driver import ChargerError, charger_driver
@@ -23,8 +26,10 @@ from .const import (
     CONF_STATUS_ENTITY,
     CONF_UNIT_ID,
     CONF_VOLTAGE_V,
+    DOMAIN,
     DRIVER_ENTITY,
     DRIVER_MODBUS,
+    SUBENTRY_CHARGER,
 )
 from .engine.charger import MIN_CURRENT_A
 from .engine.site import PHASES
@@ -85,6 +90,25 @@ def limit_errors(data: dict[str, Any]) -> dict[str, str]:
     return errors
 
 
+def _ocpp_charge_point(hass: HomeAssistant, entity_id: str) -> str | None:
+    """The device of the OCPP charge point a number entity belongs to, if any.
+
+    A socket of a charger with several has its own device below the charge point
+    (identifier ``<id>-conn<n>``); a single socket's entities sit on the charge
+    point's device itself.
+    """
+    entity = er.async_get(hass).async_get(entity_id)
+    if entity is None or entity.platform != "ocpp" or entity.device_id is None:
+        return None
+    device = dr.async_get(hass).async_get(entity.device_id)
+    if not isinstance(device, dr.DeviceEntry):
+        return entity.device_id
+    socket = any("-conn" in value for _, value in device.identifiers)
+    if socket and device.via_device_id is not None:
+        return device.via_device_id
+    return device.id
+
+
 def _typed(user_input: dict[str, Any]) -> dict[str, Any]:
     data = dict(user_input)
     data[CONF_PHASES] = int(data[CONF_PHASES])
@@ -127,6 +151,8 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
         if user_input is not None:
             data = {CONF_DRIVER: driver, **_typed(user_input)}
             errors = limit_errors(data)
+            if not errors and (conflict := self._conflict(data)):
+                errors["base"], placeholders = conflict
             if not errors:
                 try:
                     self._readings = await self._probe(data)
@@ -144,6 +170,41 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
             errors=errors,
             description_placeholders=placeholders or None,
         )
+
+    def _conflict(self, data: dict[str, Any]) -> tuple[str, dict[str, str]] | None:
+        """A charger already steered from this entity or socket, or one whose
+        OCPP charge point would overwrite (or be overwritten by) this one.
+
+        The OCPP integration sends a socket's maximum current as one profile for
+        the whole charge point: two of its sockets as two chargers undo each other.
+        """
+        others = [
+            sub.data
+            for entry in self.hass.config_entries.async_entries(DOMAIN)
+            for sub in entry.subentries.values()
+            if sub.subentry_type == SUBENTRY_CHARGER
+        ]
+        if data[CONF_DRIVER] == DRIVER_MODBUS:
+            key = (data[CONF_HOST], data[CONF_PORT], data[CONF_UNIT_ID])
+            if any(
+                (o.get(CONF_HOST), o.get(CONF_PORT), o.get(CONF_UNIT_ID)) == key
+                for o in others
+            ):
+                return "charger_already_configured", {"charger": data[CONF_HOST]}
+            return None
+        entity_id = data[CONF_NUMBER_ENTITY]
+        if any(o.get(CONF_NUMBER_ENTITY) == entity_id for o in others):
+            return "charger_already_configured", {"charger": entity_id}
+        point = _ocpp_charge_point(self.hass, entity_id)
+        for other in others:
+            number = other.get(CONF_NUMBER_ENTITY)
+            if (
+                point is not None
+                and number
+                and _ocpp_charge_point(self.hass, number) == point
+            ):
+                return "ocpp_shared_charge_point", {"other": number}
+        return None
 
     async def _probe(self, data: dict[str, Any]) -> dict[str, str]:
         entry = self._get_entry()
