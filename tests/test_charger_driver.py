@@ -265,7 +265,8 @@ async def test_an_entity_that_cannot_go_to_zero_is_an_error(
     with pytest.raises(ChargerError) as err:
         await driver.write(0.0)
     assert err.value.translation_key == "cannot_pause"
-    assert hass.states.get("number.wallbox_power_limit").state == "6.0"
+    # Nothing written: 6 A would be more than the 0 A allocated.
+    assert hass.states.get("number.wallbox_power_limit").state == "10.0"
 
 
 async def test_abb_terra_ac_setpoint_in_milliamps(hass: HomeAssistant) -> None:

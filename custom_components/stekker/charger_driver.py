@@ -189,7 +189,7 @@ class EntityChargerDriver:
                 min=f"{min_a:g}",
                 max=f"{max_a:g}",
             )
-        return replace(spec, min_a=min_a, max_a=max_a)
+        return replace(spec, min_a=min_a, max_a=max_a, can_pause=low <= _SLACK)
 
     def quantize(self, amps: float) -> float:
         per_amp, step, low, high = self._grid(self._number())
@@ -260,8 +260,8 @@ class EntityChargerDriver:
     async def write(self, amps: float) -> float:
         """Write ``amps`` (already on the entity's grid, or 0 to pause).
 
-        An entity whose own minimum is above 0 cannot pause: the least it takes is
-        written and an error raised, so the balancer counts the charger at its max.
+        An entity whose own minimum is above 0 cannot pause: nothing is written and
+        an error raised, so the balancer counts the charger at its maximum.
         """
         per_amp, step, low, high = self._grid(self._number())
         # Snap to the entity's grid (``amps`` came from ``quantize``), never up.
@@ -270,8 +270,10 @@ class EntityChargerDriver:
         if steps * step > raw + step * 1e-3:
             steps -= 1
         value = min(high, round(steps * step, 9))
-        cannot_pause = value < low - _SLACK
-        value = max(value, low)
+        if value < low - _SLACK:
+            # Its least value would be more than allocated, or between 0 and the
+            # minimum: write nothing; the balancer counts it at its maximum.
+            raise ChargerError("cannot_pause", entity_id=self.number_entity)
         try:
             await self.hass.services.async_call(
                 NUMBER_DOMAIN,
@@ -283,8 +285,6 @@ class EntityChargerDriver:
             raise ChargerError(
                 "charger_write_failed", entity_id=self.number_entity, error=str(err)
             ) from err
-        if cannot_pause:
-            raise ChargerError("cannot_pause", entity_id=self.number_entity)
         return round(value / per_amp, 6)
 
 

@@ -99,6 +99,7 @@ class MeterCoordinator(DataUpdateCoordinator[MeterReading]):
         self._clock: Callable[[], float] = time.monotonic
         self.fresh_at: float | None = None  # clock time of the last fresh reading
         self._same_since: float | None = None
+        self._last_values: dict[str, float] | None = None
         self._watch_frozen = subentry.data[CONF_SOURCE] != SOURCE_SENSORS
 
     @property
@@ -124,9 +125,8 @@ class MeterCoordinator(DataUpdateCoordinator[MeterReading]):
             ) from err
         now = self.clock()
         if self._watch_frozen:
-            previous = self.data if self.last_update_success else None
-            if previous is None or previous.values != reading.values:
-                self._same_since = now
+            if reading.values != self._last_values:
+                self._last_values, self._same_since = reading.values, now
             elif self._same_since is not None and now - self._same_since >= FROZEN_S:
                 raise UpdateFailed(
                     translation_domain=DOMAIN,

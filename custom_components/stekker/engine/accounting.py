@@ -97,12 +97,11 @@ def account(
     why = ""
     if obs.steered and upper is not None:
         device = obs.device_setpoint_a
-        if (
-            device is not None
-            and now - log.since >= lag_s
-            and device > upper + obey_tolerance_a(upper) / 10
-        ):
-            why = f"set to {device:.1f} A instead of {upper:.1f} A"
+        written = log.amps or 0.0
+        # A charger shows a setpoint from the next read on: one above what was
+        # written means the write did not land, or the charger lost it.
+        if device is not None and now > log.since and device > written + 0.15:
+            why = f"set to {device:.1f} A instead of {written:.1f} A"
         elif settled and top > upper + obey_tolerance_a(upper):
             why = f"draws {top:.1f} A, set to {upper:.1f} A"
     if not obs.steered or why:

@@ -300,6 +300,10 @@ def _set_targets(works: list[_Work], room: list[float]) -> None:
     classes: dict[int, list[_Work]] = {}
     for work in works:
         classes.setdefault(work.spec.priority, []).append(work)
+        if not work.spec.can_pause:
+            # It draws its minimum whatever the room: that comes off first.
+            for r, k in work.uses:
+                room[r] -= k * work.spec.min_a
     admitted: list[list[_Work]] = []
     for priority in sorted(classes, reverse=True):
         before = room.copy()
@@ -307,6 +311,9 @@ def _set_targets(works: list[_Work], room: list[float]) -> None:
         members: list[_Work] = []
         for work in sorted(classes[priority], key=lambda w: w.key):
             min_a = work.spec.min_a
+            if not work.spec.can_pause:
+                members.append(work)
+                continue
             short = _short_of(work, min_a, room)
             if short is None and work.key[0] in (_DUE, _WAITING, _IDLE):
                 short = next((r for r, _ in work.uses if r in reserved), None)
@@ -414,6 +421,8 @@ def _step(work: _Work, now: float, config: AllocatorConfig) -> None:
             work.want_since, work.floor = (
                 (now, target) if target > work.out else (None, 0.0)
             )
+    if not work.spec.can_pause:
+        work.out = max(work.out, work.spec.min_a)
 
 
 def _keep(works: list[_Work], available: list[float]) -> None:

@@ -14,6 +14,8 @@ class ChargerSpec:
 
     ``phase`` is the site phase a one-phase charger hangs on; three-phase chargers
     load all three equally and ignore it. Higher ``priority`` is served first.
+    A charger that cannot be paused (``can_pause`` False: its control's least value
+    is above 0) always gets at least its minimum, before any other charger.
     """
 
     id: str
@@ -22,6 +24,7 @@ class ChargerSpec:
     min_a: float = MIN_CURRENT_A
     max_a: float = 16.0
     priority: int = 0
+    can_pause: bool = True
 
     def __post_init__(self) -> None:
         if self.phases not in (1, 3):

@@ -87,7 +87,7 @@ def decide(
     if stale:
         return Decision(
             Mode.FAIL_SAFE,
-            {c.spec.id: min(c.fail_safe_a, c.spec.max_a) for c in chargers},
+            {c.spec.id: _fail_safe(c) for c in chargers},
             {
                 c.spec.id: State.FAIL_SAFE if c.enabled else State.DISABLED
                 for c in chargers
@@ -107,6 +107,13 @@ def decide(
         ),
         memory,
     )
+
+
+def _fail_safe(charger: ChargerInput) -> float:
+    """Its fail-safe current under its maximum; one that cannot pause gets its minimum."""
+    spec = charger.spec
+    amps = min(charger.fail_safe_a, spec.max_a)
+    return amps if spec.can_pause or amps >= spec.min_a else spec.min_a
 
 
 def _allocate(
