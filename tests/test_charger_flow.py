@@ -349,3 +349,18 @@ async def test_the_same_modbus_socket_is_refused_twice(hass: HomeAssistant) -> N
         await hass.config_entries.async_unload(entry.entry_id)
     finally:
         await site.stop()
+
+
+async def test_an_entity_that_cannot_reach_the_minimum_is_refused(
+    hass: HomeAssistant,
+) -> None:
+    """Its own maximum (5 A) is below the charger's 6 A minimum."""
+    entry = site_entry()
+    entry.add_to_hass(hass)
+    await template_numbers(hass, ["ocpp"], numbers={"ocpp": {"max": 5}})
+    result = await add_entity_charger(
+        hass, entry.entry_id, "A", "number.ocpp_max_current"
+    )
+    assert result["errors"] == {"base": "limits_conflict"}
+    assert result["description_placeholders"]["max"] == "5"
+    await hass.async_block_till_done()

@@ -336,7 +336,7 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
             measured_a=None if reading is None else reading.phase_a,
             measured_at=None if reading is None else reading.measured_at,
         )
-        charger.account = account(observation, now, self.lag_s)
+        charger.account = account(observation, now, self.lag_s, self.cycle_s + 0.5)
         return ChargerInput(
             spec=spec,
             account=charger.account,

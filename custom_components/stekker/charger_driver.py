@@ -168,13 +168,11 @@ class EntityChargerDriver:
 
     def _grid(self, state: State) -> tuple[float, float, float, float]:
         """Units per ampere, step, minimum and maximum of the entity."""
-        step = _attribute(state.attributes, ATTR_STEP, 1.0)
+        step = _attribute(state, ATTR_STEP, 1.0)
         if not step > 0:
             step = 1.0
-        low = _attribute(state.attributes, ATTR_MIN, 0.0)
-        high = _attribute(state.attributes, ATTR_MAX, math.inf)
-        if math.isnan(low) or math.isnan(high):
-            raise ChargerError("number_attribute", attribute="min/max", value="NaN")
+        low = _attribute(state, ATTR_MIN, 0.0)
+        high = _attribute(state, ATTR_MAX, math.inf)
         return self._per_amp(state), step, low, high
 
     def narrow(self, spec: ChargerSpec) -> ChargerSpec:
@@ -244,9 +242,11 @@ class EntityChargerDriver:
                 self._seen_at = now
             self._reported = state.last_reported
         phases = self.spec.loaded_phases
-        # At the measured voltage; where unknown, the highest the grid may have
-        # (the car's current is then under-read, never over-read).
-        total_v = sum(volts.get(p, self.voltage_v * 1.1) for p in phases)
+        # At the measured voltage; where the meter has none, at nominal voltage:
+        # the credit is capped at the setpoint, so a car at its setpoint counts
+        # exactly, and reading low would make its own draw look like building
+        # load that grows as it rises (a car hunting between two setpoints).
+        total_v = sum(volts.get(p, self.voltage_v) for p in phases)
         return dict.fromkeys(phases, max(0.0, watts) / total_v)
 
     def _connected(self) -> bool | None:
@@ -288,14 +288,24 @@ class EntityChargerDriver:
         return round(value / per_amp, 6)
 
 
-def _attribute(attributes: Mapping[str, Any], key: str, default: float) -> float:
-    value = attributes.get(key)
+def _attribute(state: State, key: str, default: float) -> float:
+    value = state.attributes.get(key)
     if value is None:
         return default
     try:
-        return float(value)
+        number = float(value)
     except (TypeError, ValueError) as err:
-        raise ChargerError("number_attribute", attribute=key, value=str(value)) from err
+        raise ChargerError(
+            "number_attribute",
+            entity_id=state.entity_id,
+            attribute=key,
+            value=str(value),
+        ) from err
+    if math.isnan(number):
+        raise ChargerError(
+            "number_attribute", entity_id=state.entity_id, attribute=key, value="NaN"
+        )
+    return number
 
 
 @dataclass(slots=True)

@@ -11,7 +11,7 @@ from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import selector
 
-from .charger_driver import ChargerError, charger_driver
+from .charger_driver import ChargerError, charger_driver, spec_from
 from .const import (
     CONF_DRIVER,
     CONF_FAIL_SAFE_A,
@@ -216,6 +216,7 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
             # Shown at the site's nominal voltage, as the installer thinks of it.
             volts = dict.fromkeys(PHASES, float(entry.data[CONF_VOLTAGE_V]))
             reading = await driver.read(0.0, volts)
+            driver.narrow(spec_from("probe", data))  # limits the entity can take
         finally:
             await driver.async_stop()
         measured = reading.phase_a or {}

@@ -90,20 +90,38 @@ def test_just_raised_is_credited_at_the_new_setpoint_not_the_lagging_sensor() ->
     as building load once the car follows: phantom load, and the car cut for it.
     """
     log = log_of((10.0, 0.0), (16.0, 100.0))
-    # Measured at 103, i.e. before the raise + lag (105): it says nothing yet.
+    # Reported at 99, before the raise, and not since: it says nothing of now.
     obs = ChargerObservation(
         spec=THREE,
         steered=True,
         log=log,
         device_setpoint_a=16.0,
         measured_a=per_phase(THREE, 10.0),
-        measured_at=103.0,
+        measured_at=99.0,
     )
     for now in (101.0, 104.0, 110.0):
         acc = account(obs, now, LAG)
         assert acc.credit_a == per_phase(THREE, 16.0), now
         assert acc.reserve_a is None
         assert acc.obeying
+        # Until the lag is over nobody rises on room the car may not yet leave.
+        assert acc.settling is (now < 105.0)
+
+
+def test_a_measurement_from_this_cycle_is_the_draw_even_while_ramping() -> None:
+    """Issue 11.16 / closed-loop finding: a car measured this cycle at 13 A, on
+    its way to 16 A, is credited 13 A: no room that is not there yet."""
+    log = log_of((10.0, 0.0), (16.0, 100.0))
+    obs = ChargerObservation(
+        spec=THREE,
+        steered=True,
+        log=log,
+        measured_a=per_phase(THREE, 13.0),
+        measured_at=102.0,
+    )
+    acc = account(obs, 102.0, LAG)
+    assert acc.credit_a == per_phase(THREE, 13.0)
+    assert not acc.settling
 
 
 def test_just_raised_then_measured_after_the_lag_uses_the_measurement() -> None:
@@ -128,7 +146,7 @@ def test_just_lowered_with_a_lagging_measurement_credits_the_previous_setpoint()
         steered=True,
         log=log,
         measured_a={"l2": 16.0},
-        measured_at=101.0,
+        measured_at=99.0,
     )
     assert account(lagging, 102.0, LAG).credit_a == {"l2": 16.0}
     # Never above the previous setpoint, whatever the stale sensor says.
@@ -137,7 +155,7 @@ def test_just_lowered_with_a_lagging_measurement_credits_the_previous_setpoint()
         steered=True,
         log=log,
         measured_a={"l2": 20.0},
-        measured_at=101.0,
+        measured_at=99.0,
     )
     assert account(higher, 102.0, LAG).credit_a == {"l2": 16.0}
     assert account(higher, 102.0, LAG).obeying
@@ -260,20 +278,49 @@ def test_just_inside_the_tolerance_is_obeying() -> None:
     assert acc.credit_a == {"l2": 10.0}
 
 
-def test_a_device_set_above_what_was_written_is_not_obeying_after_the_lag() -> None:
-    """Written 10 A at t=100; the charger says 20 A (a user app, another EMS)."""
+def test_a_device_set_above_what_was_written_is_not_obeying_from_the_next_read() -> (
+    None
+):
+    """Written 10 A at t=100; the charger says 20 A (a user app, another EMS).
+
+    A charger shows a setpoint on the next read, so no lag is granted for it.
+    """
     spec = ChargerSpec("c", 3, max_a=16.0)
     obs = ChargerObservation(
         spec=spec, steered=True, log=log_of((10.0, 100.0)), device_setpoint_a=20.0
     )
-    during = account(obs, 102.0, LAG)
-    assert during.obeying  # the device may not have applied the write yet
-    after = account(obs, 105.0, LAG)
+    assert account(obs, 100.0, LAG).obeying  # the read of the write's own cycle
+    after = account(obs, 101.0, LAG)
     assert not after.obeying
     assert "20.0" in after.why
     assert after.reserve_a == 20.0
     # Unmeasured: it is credited nothing; the reserve covers it.
     assert after.credit_a == per_phase(spec, 0.0)
+
+
+def test_a_device_still_at_the_value_before_a_decrease_is_not_obeying() -> None:
+    """16 -> 10 A at t=100: a read-back of 16 A says the decrease did not land,
+    even though the car may lag the decrease for lag_s."""
+    obs = ChargerObservation(
+        spec=ONE,
+        steered=True,
+        log=log_of((16.0, 0.0), (10.0, 100.0)),
+        device_setpoint_a=16.0,
+    )
+    acc = account(obs, 101.0, LAG)
+    assert not acc.obeying
+    assert acc.reserve_a == 16.0
+
+
+@pytest.mark.parametrize(("device", "obeying"), [(10.1, True), (10.2, False)])
+def test_a_device_read_back_is_compared_with_a_small_tolerance(
+    device: float, obeying: bool
+) -> None:
+    """Rounding of a read-back (0.1 A steps) is no disobedience."""
+    obs = ChargerObservation(
+        spec=ONE, steered=True, log=log_of((10.0, 0.0)), device_setpoint_a=device
+    )
+    assert account(obs, 50.0, LAG).obeying is obeying
 
 
 def test_a_device_reporting_the_written_setpoint_is_obeying() -> None:

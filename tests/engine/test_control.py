@@ -122,6 +122,20 @@ def test_fail_safe_is_capped_by_a_lowered_maximum() -> None:
     assert decision.targets == {"a": 10.0}
 
 
+def test_fail_safe_of_a_charger_that_cannot_pause_is_at_least_its_minimum() -> None:
+    """Fail-safe 0 A on a charger whose control cannot go below 8 A: 8 A."""
+    stuck = ChargerSpec("a", 3, min_a=8.0, max_a=32.0, can_pause=False)
+    decision = decide(
+        [charger(stuck, setpoint=10.0, fail_safe=0.0)],
+        None,
+        True,
+        AllocatorMemory(),
+        NOW,
+        DIRECT,
+    )
+    assert decision.targets == {"a": 8.0}
+
+
 # --- missing, not yet stale: hold -----------------------------------------------------
 
 

@@ -6,10 +6,13 @@ credited with less than it draws makes phantom building load (the car is cut for
 its own draw); one credited with more hides building load. This module decides,
 from the setpoints written, the charger's own readings and their age:
 
-- A steered charger's draw is its measurement once that measurement reflects the
-  present setpoint (taken ``lag_s`` or more after the last change). Before that,
-  or without a measurement, it is the setpoint (a car just raised is expected at
-  it; one just lowered may still draw the previous setpoint for ``lag_s``).
+- A steered charger's draw is its measurement when that is from this cycle, or
+  taken ``lag_s`` or more after the last change. Otherwise (a slow power sensor),
+  or without a measurement, it is the setpoint: a car just raised is expected at
+  it (no phantom building load), one just lowered may still draw the previous
+  setpoint for ``lag_s``. While a raised car is credited at a setpoint it may not
+  have reached, no charger is raised (``settling``): the room it seems to leave
+  may not be there.
 - A charger that reports being set above what was written, or draws above it,
   is not obeying. It, and every charger not steered (balancing off, unreadable,
   writes failing or hanging), is credited with what it is measured to draw and
@@ -26,6 +29,8 @@ from .charger import ChargerSpec
 DEFAULT_LAG_S = 5.0
 # A measurement this old says nothing about the present draw.
 MEASUREMENT_MAX_AGE_S = 60.0
+# A measurement at most this old is as current as the grid reading (1 s cycle).
+DEFAULT_FRESH_S = 1.5
 
 
 def obey_tolerance_a(setpoint_a: float) -> float:
@@ -75,10 +80,18 @@ class ChargerAccount:
     reserve_a: float | None  # held back per loaded phase; None: it is allocated
     obeying: bool
     why: str = ""
+    # Credited at a setpoint it was just raised to, before a measurement shows it
+    # there: until it is, no charger may rise into room that may not be there.
+    settling: bool = False
+    # Credited at its setpoint, not at a measurement.
+    assumed: bool = False
 
 
 def account(
-    obs: ChargerObservation, now: float, lag_s: float = DEFAULT_LAG_S
+    obs: ChargerObservation,
+    now: float,
+    lag_s: float = DEFAULT_LAG_S,
+    fresh_s: float = DEFAULT_FRESH_S,
 ) -> ChargerAccount:
     """Credit and reservation of one charger."""
     phases = obs.spec.loaded_phases
@@ -89,10 +102,12 @@ def account(
     top = max(measured.values(), default=0.0) if measured else 0.0
     log = obs.log
     upper = log.upper(now, lag_s)
+    # A measurement tells the draw now when it is from this cycle (as current as
+    # the grid reading it is subtracted from), or when nothing changed since.
     settled = (
         measured is not None
         and obs.measured_at is not None
-        and obs.measured_at >= log.since + lag_s
+        and (obs.measured_at >= now - fresh_s or obs.measured_at >= log.since + lag_s)
     )
     why = ""
     if obs.steered and upper is not None:
@@ -115,11 +130,18 @@ def account(
         assert measured is not None
         credit = {p: min(max(0.0, measured.get(p, 0.0)), upper) for p in phases}
     else:
-        # Not (yet) measured at this setpoint: expect the car at it.
+        # Not (yet) measured at this setpoint: expect the car at it. Just raised,
+        # it may still be on its way: that is room that is not there yet.
         base = log.amps or 0.0
         credit = {
             p: min(max(base, (measured or {}).get(p, 0.0)), upper) for p in phases
         }
+        settling = (
+            log.previous is not None and base > log.previous and now - log.since < lag_s
+        )
+        return ChargerAccount(
+            credit, None, obeying=True, settling=settling, assumed=True
+        )
     return ChargerAccount(credit, None, obeying=True)
 
 

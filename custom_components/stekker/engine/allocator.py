@@ -182,11 +182,14 @@ def allocate(
     memory: AllocatorMemory,
     now: float,
     config: AllocatorConfig,
+    *,
+    hold_increases: bool = False,
 ) -> Allocation:
     """Split ``available_a`` per phase and ``available_kw`` over the chargers.
 
     The availability is for all chargers together, their present draw included.
-    Missing, negative or NaN availability counts as none.
+    Missing, negative or NaN availability counts as none. ``hold_increases`` keeps
+    every charger from rising this cycle (decreases still apply).
     """
     room = [_clean(available_a.get(p, 0.0)) for p in PHASES]
     room.append(_clean(available_kw) * 1000.0 / config.voltage_v)
@@ -217,7 +220,7 @@ def allocate(
 
     _set_targets(works, room.copy())
     for work in works:
-        _step(work, now, config)
+        _step(work, now, config, hold_increases)
     _keep(works, room)
 
     for work in works:
@@ -394,7 +397,7 @@ def _freeze(work: _Work, value: float, bound: int | None, rate: list[int]) -> No
         rate[r] -= k
 
 
-def _step(work: _Work, now: float, config: AllocatorConfig) -> None:
+def _step(work: _Work, now: float, config: AllocatorConfig, hold: bool) -> None:
     """Move from the previous setpoint towards the target: down now, up slowly.
 
     The want window (since when, and the lowest target since) tracks how long the
@@ -414,7 +417,7 @@ def _step(work: _Work, now: float, config: AllocatorConfig) -> None:
         if mem.raised_at is not None:
             ready_at = max(ready_at, mem.raised_at + config.min_write_interval_s)
         work.ready_at = ready_at
-        if now >= ready_at:
+        if now >= ready_at and not hold:
             # A start jumps to the minimum; the floor keeps it to room that lasted.
             work.out = min(work.floor, max(work.spec.min_a, prev + config.ramp_step_a))
             work.ready_at = now + max(config.hysteresis_s, config.min_write_interval_s)
