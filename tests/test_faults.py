@@ -92,11 +92,15 @@ def charging_share(loop: Loop, name: str, since: int = 0) -> float:
 # 1. Meters that cannot tell everything ---------------------------------------
 
 
-async def test_total_power_meter_and_a_one_phase_car(hass: HomeAssistant) -> None:
+@pytest.mark.parametrize(("grid", "draw"), [("total", 0.0), ("currents", 16.0)])
+async def test_a_one_phase_car_behind_a_meter_with_and_without_phase_currents(
+    hass: HomeAssistant, grid: str, draw: float
+) -> None:
     """11.1: 3 x 25 A, 17 kW, building 8 A per phase, a 1-phase 6-32 A car on L1.
 
     With only the total power, the building's 5.5 kW may all be on L1 (26.7 A at
-    207 V): the car must not be started. Before, L1 settled at 40 A.
+    207 V): the car must not be started. Before, L1 settled at 40 A. With phase
+    currents the car takes what L1 has left: 25 - 0.72 margin - 8 A, rounded down.
     """
     site = site_of(Load(8, 8, 8), {"Car": Car("c", phases=1, max_a=32)})
     charger = entity_charger("Car", phases=1, phase="l1", max_a=32.0)
@@ -106,32 +110,15 @@ async def test_total_power_meter_and_a_one_phase_car(hass: HomeAssistant) -> Non
         {"Car": charger},
         site_data=limits(25, 17),
         options=FAST,
-        grid="total",
+        grid=grid,
     ) as loop:
         loop.on_cycle.append(never_below_minimum)
         await loop.cycle(60)
         assert over_run(loop, 25, 17) == 0
         assert max(s.currents_a["l1"] for s in site.history) <= 25.0
-        assert hass.states.get("sensor.car_balancing_state").state == "paused"
-
-
-async def test_phase_currents_let_the_one_phase_car_charge(hass: HomeAssistant) -> None:
-    """11.1: the same site with phase currents: the car takes what L1 has left."""
-    site = site_of(Load(8, 8, 8), {"Car": Car("c", phases=1, max_a=32)})
-    charger = entity_charger("Car", phases=1, phase="l1", max_a=32.0)
-    async with closed_loop(
-        hass,
-        site,
-        {"Car": charger},
-        site_data=limits(25, 17),
-        options=FAST,
-        grid="currents",
-    ) as loop:
-        loop.on_cycle.append(never_below_minimum)
-        await loop.cycle(60)
-        assert over_run(loop, 25, 17) == 0
-        # 25 A - 0.72 A margin - 8 A building, rounded down to whole amperes.
-        assert site.history[-1].draws_a["Car"] == 16.0
+        assert site.history[-1].draws_a["Car"] == draw
+        if not draw:
+            assert hass.states.get("sensor.car_balancing_state").state == "paused"
 
 
 async def test_unbalanced_building_behind_a_total_power_meter(
