@@ -720,3 +720,23 @@ async def test_a_failed_first_write_is_retried_and_never_pauses_the_car(
         await loop.cycle(10)
         assert issue(loop, f"charger_unavailable_{charger_id(loop, 'A')}") is None
         assert all(s.setpoints_a["A"] == 16.0 for s in loop.site.history)
+
+
+async def test_the_binding_limit_is_a_sensor(hass: HomeAssistant) -> None:
+    """Issue 12: "limited" at 11 A beside 20 kW available says nothing; the
+    *Limited by* sensor names what binds: here the GTV, then the fail-safe."""
+    hass.data[DATA_HUB] = ModbusHub(timeout=0.3, backoff_initial=0.01, backoff_max=0.05)
+    cars = {"A": Car("a", max_a=32), "B": Car("b", max_a=32)}
+    chargers = {
+        "A": entity_charger("A", max_a=32.0),
+        "B": entity_charger("B", max_a=32.0),
+    }
+    site = site_of(Load(5, 5, 5), cars)
+    async with closed_loop(
+        hass, site, chargers, site_data=limits(40, 27), options=FAST
+    ) as loop:
+        await loop.cycle(40)
+        assert hass.states.get("sensor.a_limited_by").state == "gtv"
+        await site.meter.stop()
+        await loop.cycle(6)
+        assert hass.states.get("sensor.a_limited_by").state == "fail_safe"

@@ -47,7 +47,7 @@ from .engine.accounting import (
     account,
     total_credit,
 )
-from .engine.allocator import AllocatorConfig, AllocatorMemory
+from .engine.allocator import AllocatorConfig, AllocatorMemory, Limit
 from .engine.charger import ChargerSpec
 from .engine.control import ChargerInput, Mode, State, decide
 from .engine.site import PHASES
@@ -60,6 +60,9 @@ REASSERT_S: Final = 5.0
 FAIL_SAFE = State.FAIL_SAFE.value
 FAULT = State.FAULT.value
 DISABLED = State.DISABLED.value
+# What holds a charger: the allocator's limits, or why it was not allocated.
+LIMITED_BY = [*(limit.value for limit in Limit), "meter", FAIL_SAFE, FAULT, DISABLED]
+_NOT_ALLOCATED = {FAIL_SAFE: FAIL_SAFE, FAULT: FAULT, DISABLED: DISABLED}
 STATES = [
     "charging",
     "limited",
@@ -92,6 +95,7 @@ class Charger:
     account: ChargerAccount | None = None
     state: str = "idle"
     why: str = ""
+    limited_by: str = "none"
 
     @property
     def setpoint_a(self) -> float | None:
@@ -232,6 +236,7 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
                 LOGGER.exception("Balancing cycle failed; chargers go to fail-safe")
                 for charger in self.chargers.values():
                     charger.state = FAIL_SAFE if charger.enabled else DISABLED
+                    charger.limited_by = charger.state
                 self.memory = AllocatorMemory()
                 await self._apply(
                     {c.spec.id: c.fail_safe_target_a for c in self.chargers.values()},
@@ -278,6 +283,9 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
         for charger in self.chargers.values():
             charger.state = decision.states[charger.spec.id]
             charger.why = decision.why[charger.spec.id]
+            charger.limited_by = decision.limits.get(
+                charger.spec.id
+            ) or _NOT_ALLOCATED.get(charger.state, "meter")
         fail_safe = decision.mode is Mode.FAIL_SAFE
         self._set_issue(
             "meter_stale",

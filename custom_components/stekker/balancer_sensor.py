@@ -13,7 +13,7 @@ from homeassistant.components.sensor import (
 from homeassistant.const import UnitOfElectricCurrent, UnitOfPower
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .balancer import STATES, BalancerCoordinator, BalancerState, Charger
+from .balancer import LIMITED_BY, STATES, BalancerCoordinator, BalancerState, Charger
 from .charger_entity import ChargerEntity, async_add_charger_entities
 from .coordinator import StekkerConfigEntry
 from .entity import StekkerEntity, site_device
@@ -62,6 +62,13 @@ CHARGER_SENSORS: tuple[ChargerSensorDescription, ...] = (
         device_class=SensorDeviceClass.ENUM,
         options=STATES,
         value_fn=lambda c, _: c.state,
+    ),
+    ChargerSensorDescription(
+        key="limited_by",
+        translation_key="limited_by",
+        device_class=SensorDeviceClass.ENUM,
+        options=LIMITED_BY,
+        value_fn=lambda c, _: c.limited_by,
     ),
 )
 

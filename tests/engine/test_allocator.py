@@ -407,3 +407,34 @@ def test_duplicate_charger_ids_are_refused() -> None:
     fleet = [(one("a"), PLUGGED), (one("a", "l2"), PLUGGED)]
     with pytest.raises(ValueError, match="duplicate"):
         allocate(phases(32.0), 40.0, fleet, AllocatorMemory(), 0.0, CFG)
+
+
+def test_what_limits_each_charger_is_named() -> None:
+    """The binding limit per charger, for the "limited by" sensor."""
+    fleet = [
+        (one("at_max", "l1", max_a=10.0), PLUGGED),
+        (one("phase", "l2", max_a=32.0), PLUGGED),
+        (one("idle", "l3"), ChargerStatus(connected=False)),
+    ]
+    memory = AllocatorMemory(
+        {
+            "at_max": ChargerMemory(setpoint_a=10.0),
+            "phase": ChargerMemory(setpoint_a=20.0),
+        }
+    )
+    result = allocate(phases(30.0, 20.0, 30.0), 100.0, fleet, memory, 0.0, CFG)
+    assert result.limits == {"at_max": "maximum", "phase": "l2", "idle": "none"}
+    # The kW limit binds before the phases do.
+    result = allocate(phases(30.0, 30.0, 30.0), 6.9, fleet, memory, 0.0, CFG)
+    assert result.limits["phase"] == "gtv"
+    # A car that could rise waits out its hysteresis: it is ramping.
+    result = allocate(phases(30.0, 30.0, 30.0), 100.0, fleet, memory, 0.0, CFG)
+    assert result.limits["phase"] == "ramp"
+
+
+def test_a_car_waiting_for_its_turn_is_limited_by_the_turn() -> None:
+    fleet = [(one("a"), PLUGGED), (one("b"), PLUGGED)]
+    memory = AllocatorMemory({"a": ChargerMemory(setpoint_a=6.0, running_since=0.0)})
+    result = allocate(phases(8.0), 100.0, fleet, memory, 10.0, CFG)
+    assert result.setpoints == {"a": 6.0, "b": 0.0}
+    assert result.limits["b"] == "turn"

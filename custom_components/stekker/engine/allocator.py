@@ -109,6 +109,20 @@ class AllocatorMemory:
     chargers: Mapping[str, ChargerMemory] = field(default_factory=dict)
 
 
+class Limit(StrEnum):
+    """What holds a charger where it is (for a "limited by" sensor)."""
+
+    NONE = "none"  # not charging and not wanting to
+    MAXIMUM = "maximum"  # its own (or the user's) maximum
+    CAR = "car"  # the car takes less
+    RAMP = "ramp"  # on its way up: hysteresis, ramp step, write interval
+    L1 = "l1"
+    L2 = "l2"
+    L3 = "l3"
+    GTV = "gtv"
+    TURN = "turn"  # waiting for its turn
+
+
 @dataclass(frozen=True, slots=True)
 class Allocation:
     """Setpoints (A, 0 = paused) with the reason and binding constraint of each.
@@ -121,6 +135,7 @@ class Allocation:
     explain: dict[str, str]
     targets: dict[str, float]
     memory: AllocatorMemory
+    limits: dict[str, Limit] = field(default_factory=dict)
 
 
 _FRESH = ChargerMemory()
@@ -198,6 +213,7 @@ def allocate(
     explain: dict[str, str] = {}
     targets: dict[str, float] = {}
     new_memory: dict[str, ChargerMemory] = {}
+    limits = dict.fromkeys((spec.id for spec, _ in chargers), Limit.NONE)
     works: list[_Work] = []
     for index, (spec, status) in enumerate(chargers):
         if spec.id in setpoints:
@@ -228,8 +244,11 @@ def allocate(
         setpoints[spec_id] = work.out
         targets[spec_id] = work.target
         reasons[spec_id], explain[spec_id] = _why(work, now)
+        limits[spec_id] = _limit(work)
         new_memory[spec_id] = _remember(work, now)
-    return Allocation(setpoints, reasons, explain, targets, AllocatorMemory(new_memory))
+    return Allocation(
+        setpoints, reasons, explain, targets, AllocatorMemory(new_memory), limits
+    )
 
 
 def _clean(value: float) -> float:
@@ -469,6 +488,23 @@ def _why(work: _Work, now: float) -> tuple[Reason, str]:
         return Reason.WAITING_FOR_TURN, f"waiting {waited:.0f} s for a turn"
     name = _RESOURCE_NAMES[work.bound]
     return Reason.PAUSED, f"no room for {spec.min_a:g} A on {name}"
+
+
+_RESOURCE_LIMITS = (Limit.L1, Limit.L2, Limit.L3, Limit.GTV)
+
+
+def _limit(work: _Work) -> Limit:
+    """The one thing that holds the charger, in the order a user would look."""
+    spec, out, target = work.spec, work.out, work.target
+    if out > 0.0 and out >= spec.max_a - _EPS:
+        return Limit.MAXIMUM
+    if out > 0.0 and work.cap is not None and out >= work.cap - _EPS:
+        return Limit.CAR
+    if out < target - _EPS:
+        return Limit.RAMP
+    if out <= 0.0 and work.waiting_for_turn:
+        return Limit.TURN
+    return _RESOURCE_LIMITS[work.bound]
 
 
 def _remember(work: _Work, now: float) -> ChargerMemory:

@@ -11,7 +11,7 @@ tests of the closed loop. Three modes, by how fresh the meter data is:
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from .accounting import ChargerAccount
@@ -71,6 +71,7 @@ class Decision:
     states: dict[str, str]
     why: dict[str, str]
     memory: AllocatorMemory
+    limits: dict[str, str] = field(default_factory=dict)
 
 
 def decide(
@@ -159,13 +160,15 @@ def _allocate(
         config,
         hold_increases=any(c.account.settling for c in chargers),
     )
+    limits: dict[str, str] = {}
     for spec, _ in steered:
         targets[spec.id] = allocation.setpoints[spec.id]
         states[spec.id] = allocation.reasons[spec.id].value
         why[spec.id] = allocation.explain.get(spec.id, "")
+        limits[spec.id] = allocation.limits[spec.id].value
     # A charger left out this cycle keeps its memory (its turn, its start time).
     kept = AllocatorMemory({**memory.chargers, **allocation.memory.chargers})
-    return Decision(Mode.ALLOCATE, targets, states, why, kept)
+    return Decision(Mode.ALLOCATE, targets, states, why, kept, limits)
 
 
 def _credits(chargers: Sequence[ChargerInput], assumed: bool) -> dict[str, float]:
