@@ -67,9 +67,13 @@ async def test_sensors_follow_the_meter(
     assert value(hass, "sensor.office_gtv_utilisation") == pytest.approx(
         grid_kw / 50 * 100, abs=1e-2
     )
-    assert value(hass, "sensor.grid_meter_power_l2") == pytest.approx(
-        values["power_l2_w"], abs=0.01
+    assert value(hass, "sensor.grid_meter_current_l2") == pytest.approx(
+        values["current_l2_a"], abs=0.01
     )
+    # Per-phase power is there, off by default (it moves every second).
+    phase_power = er.async_get(hass).async_get("sensor.grid_meter_power_l2")
+    assert phase_power is not None
+    assert phase_power.disabled_by is er.RegistryEntryDisabler.INTEGRATION
     energy = hass.states.get("sensor.grid_meter_energy_imported")
     assert energy is not None
     assert energy.attributes["state_class"] == "total_increasing"

@@ -16,7 +16,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from .balancer import LIMITED_BY, STATES, BalancerCoordinator, BalancerState, Charger
 from .charger_entity import ChargerEntity, async_add_charger_entities
 from .coordinator import StekkerConfigEntry
-from .entity import StekkerEntity, site_device
+from .entity import CycleSensor, site_device
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,7 +107,7 @@ def async_add_balancer_sensors(
     )
 
 
-class BalancerSensor(StekkerEntity[BalancerCoordinator], SensorEntity):
+class BalancerSensor(CycleSensor[BalancerCoordinator], SensorEntity):
     entity_description: BalancerSensorDescription
 
     @property
@@ -119,7 +119,7 @@ class BalancerSensor(StekkerEntity[BalancerCoordinator], SensorEntity):
         return self.entity_description.value_fn(self.coordinator.data)
 
 
-class ChargerSensor(ChargerEntity, SensorEntity):
+class ChargerSensor(ChargerEntity, CycleSensor[BalancerCoordinator], SensorEntity):
     entity_description: ChargerSensorDescription
 
     @property

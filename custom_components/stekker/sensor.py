@@ -33,7 +33,7 @@ from .engine.readings import (
     phase_key,
 )
 from .engine.site import PHASES
-from .entity import StekkerEntity, meter_device, site_device
+from .entity import CycleSensor, meter_device, site_device
 from .solar_sensor import async_add_solar_sensors
 
 PARALLEL_UPDATES = 0
@@ -106,6 +106,7 @@ def _meter(
     *,
     state_class: SensorStateClass = SensorStateClass.MEASUREMENT,
     diagnostic: bool = False,
+    enabled: bool = True,
 ) -> MeterSensorDescription:
     return MeterSensorDescription(
         key=key,
@@ -115,6 +116,7 @@ def _meter(
         state_class=state_class,
         suggested_display_precision=precision,
         entity_category=EntityCategory.DIAGNOSTIC if diagnostic else None,
+        entity_registry_enabled_default=enabled,
         value_fn=lambda r: r.values.get(key),
     )
 
@@ -129,6 +131,9 @@ METER_SENSORS: tuple[MeterSensorDescription, ...] = (
             unit,
             precision,
             diagnostic=quantity == "voltage",
+            # Per-phase power and voltage move every second and say little the
+            # phase currents and the total do not: off until a user wants them.
+            enabled=quantity == "current",
         )
         for phase in PHASES
         for quantity, device_class, unit, precision in (
@@ -155,6 +160,7 @@ METER_SENSORS: tuple[MeterSensorDescription, ...] = (
         UnitOfFrequency.HERTZ,
         2,
         diagnostic=True,
+        enabled=False,
     ),
 )
 
@@ -187,7 +193,7 @@ async def async_setup_entry(
         )
 
 
-class HeadroomSensor(StekkerEntity[HeadroomCoordinator], SensorEntity):
+class HeadroomSensor(CycleSensor[HeadroomCoordinator], SensorEntity):
     entity_description: HeadroomSensorDescription
 
     @property
@@ -195,7 +201,7 @@ class HeadroomSensor(StekkerEntity[HeadroomCoordinator], SensorEntity):
         return self.entity_description.value_fn(self.coordinator.data)
 
 
-class MeterSensor(StekkerEntity[MeterCoordinator], SensorEntity):
+class MeterSensor(CycleSensor[MeterCoordinator], SensorEntity):
     entity_description: MeterSensorDescription
 
     @property
