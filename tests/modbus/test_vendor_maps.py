@@ -17,6 +17,7 @@ from custom_components.stekker.charger_driver import (
     ModbusChargerDriver,
 )
 from custom_components.stekker.engine.charger import ChargerSpec
+from custom_components.stekker.engine.readings import MeterReading
 from custom_components.stekker.engine.site import Site
 from custom_components.stekker.meter import (
     MeterReadError,
@@ -169,44 +170,56 @@ async def test_em24_signed_currents_are_accepted_and_agree_with_power(
     assert reading.signed_current("l3") == pytest.approx(-6.0)
 
 
-async def test_em24_reads_stay_within_eleven_registers(
-    start_server: ServerFactory, hub: ModbusHub
-) -> None:
-    """The EM24 answers at most 11 registers: a longer read would fail."""
+class AtMost(ModbusSimServer):
+    """A device that refuses reads of more than ``limit`` registers."""
 
-    class ElevenAtMost(ModbusSimServer):
-        async def _action(
-            self,
-            unit_id: int,
-            function_code: int,
-            start_address: int,
-            address: int,
-            count: int,
-            registers: list[int],
-            set_values: list[int] | list[bool] | None,
-        ) -> ExcCodes | None:
-            if count > 11:
-                return ExcCodes.ILLEGAL_VALUE
-            return await super()._action(
-                unit_id,
-                function_code,
-                start_address,
-                address,
-                count,
-                registers,
-                set_values,
-            )
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
 
-    server = ElevenAtMost()
-    serve(server, INPUT, em24_exporting(True))
+    async def _action(
+        self,
+        unit_id: int,
+        function_code: int,
+        start_address: int,
+        address: int,
+        count: int,
+        registers: list[int],
+        set_values: list[int] | list[bool] | None,
+    ) -> ExcCodes | None:
+        if count > self.limit:
+            return ExcCodes.ILLEGAL_VALUE
+        return await super()._action(
+            unit_id,
+            function_code,
+            start_address,
+            address,
+            count,
+            registers,
+            set_values,
+        )
+
+
+async def read_limited(
+    limit: int, registers: dict[int, list[int]], profile: str, hub: ModbusHub
+) -> MeterReading:
+    server = AtMost(limit)
+    serve(server, INPUT, registers)
     await server.start()
     try:
-        source = meter(server, "em24", hub)
+        source = meter(server, profile, hub)
         await source.async_start()
-        reading = await read_checked(source, SITE)
-        await source.async_stop()
+        try:
+            return await read_checked(source, SITE)
+        finally:
+            await source.async_stop()
     finally:
         await server.stop()
+
+
+async def test_em24_reads_stay_within_eleven_registers(hub: ModbusHub) -> None:
+    """The EM24 answers at most 11 registers a read: a longer read would fail."""
+    reading = await read_limited(11, em24_exporting(True), "em24", hub)
     assert reading.values["import_kwh"] == pytest.approx(12345.6)
 
 
@@ -215,8 +228,8 @@ async def test_em24_reads_stay_within_eleven_registers(
 # 2.3.1-2.5, and "EM300 series and ET300 series communication protocol",
 # version 2 revision 17, table of instantaneous variables and meters: V, A, W as
 # on the EM24; Hz 0033h (INT16 x10), kWh(+) TOT 0034h, kWh(-) TOT 004Eh (INT32
-# least significant word first, x10). 0037h, 003Eh and 005Ch are other values
-# here (demands, partial and per-phase meters), not frequency and energies.
+# least significant word first, x10), kvarh(+) TOT 0036h. 0037h, 003Eh and
+# 005Ch, the EM24 RS-485 addresses, hold other values here.
 def gavazzi_e1_map() -> dict[int, list[int]]:
     return zeros(0x00, 0x60) | {
         0x00: i32_low_first(2301) + i32_low_first(2312) + i32_low_first(2298),
@@ -225,8 +238,8 @@ def gavazzi_e1_map() -> dict[int, list[int]]:
         0x28: i32_low_first(8_020),
         0x33: i16(499),
         0x34: i32_low_first(98_765),
-        0x37: i32_low_first(11_111),  # kW dmd on this map, not Hz
-        0x3E: i32_low_first(22_222),  # kWh(+) PAR (partial), not the total
+        0x36: i32_low_first(33_333),  # kvarh(+) TOT: 0037h is not Hz here
+        0x3E: i32_low_first(22_222),  # another meter, not kWh(+) TOT
         0x4E: i32_low_first(4_321),
     }
 
@@ -247,8 +260,11 @@ async def test_gavazzi_e1_and_em340_map(
     assert reading.values["export_kwh"] == pytest.approx(432.1)
     assert reading.phase("current", "l2") == pytest.approx(-2.5)
     assert reading.power_w == pytest.approx(802.0)
-    # Every read within 20 registers (the EM340's limit here).
-    assert METER_PROFILES[profile].max_registers <= 20
+
+
+async def test_em340_reads_stay_within_twenty_registers(hub: ModbusHub) -> None:
+    reading = await read_limited(20, gavazzi_e1_map(), "em340", hub)
+    assert reading.values["export_kwh"] == pytest.approx(432.1)
 
 
 async def test_em24_rs485_profile_is_not_for_the_ethernet_model(

@@ -112,7 +112,7 @@ def means_absent(field: Field, words: Sequence[int]) -> bool:
     All ones (an unsigned field) or the signed maximum (0x7FFF FFFF...), in the
     field's word order; for a signed field all ones is -1, a true value.
     """
-    if not field.max_means_absent or len(words) != field.count:
+    if not field.max_means_absent:
         return False
     ordered = list(words) if field.word_order is WordOrder.BIG else list(words)[::-1]
     signed_max = [0x7FFF] + [0xFFFF] * (field.count - 1)
