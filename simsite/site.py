@@ -182,6 +182,10 @@ class SimulatedSite:
         # A frozen meter keeps serving its last registers (a gateway's cache).
         self.meter_frozen = False
         self.station: _AlfenStation | None = None
+        # Alfen sockets whose station takes no Modbus setpoints (SCN mode, or
+        # "allow writing maximum currents" off): writes land, the station stays
+        # at its safe current and register 1214 reads 0.
+        self.modbus_ignored: set[str] = set()
         if self._alfen_units:
             self.station = _AlfenStation(charger_port)
             for unit in self._alfen_units.values():
@@ -305,7 +309,7 @@ class SimulatedSite:
             )
             applied[name] = (
                 decode_value(ALFEN.setpoint, words)
-                if self._remaining_s(name)
+                if self._remaining_s(name) and name not in self.modbus_ignored
                 else self._safe_current_a
             )
         self.station.written.clear()
@@ -366,7 +370,9 @@ class SimulatedSite:
                     ENERGY_KWH: self._charger_kwh[name],
                     VALID_TIME_S: math.ceil(remaining),
                     SAFE_CURRENT_A: self._safe_current_a,
-                    SETPOINT_ACCOUNTED: 1 if remaining else 0,
+                    SETPOINT_ACCOUNTED: 1
+                    if remaining and name not in self.modbus_ignored
+                    else 0,
                     profiles.MODE3_STATE: _mode3(self._cars[name]),
                     profiles.PHASES: 3,  # the key, not the phase names
                 },

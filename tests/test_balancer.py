@@ -486,3 +486,46 @@ async def test_an_unexpected_error_in_a_cycle_is_a_visible_problem(
         )
         await loop.cycle()
         assert "Cannot set A to fail-safe" in caplog.text
+
+
+async def test_alfen_that_ignores_modbus_setpoints_raises_a_repair(
+    hass: HomeAssistant,
+) -> None:
+    """Register 1214 = 0 with a live setpoint: SCN mode or writing not allowed.
+
+    Stekker does not steer it blind: it is counted at its maximum and a repair
+    says why, and stays while the station keeps ignoring setpoints (also
+    across validity times), until the station applies one again.
+    """
+    site = SimulatedSite(
+        StepLoad(1150.0, 1150.0, 0.0),
+        {"Alfen": Car("alfen car", max_a=16.0), "Wallbox": Car("w", max_a=16.0)},
+        alfen_sockets=1,
+        start_s=12 * 3600.0,
+    )
+    site.modbus_ignored.add("Alfen")
+    async with closed_loop(
+        hass, site, TWO_CHARGERS, site_data=SITE, options=FAST
+    ) as loop:
+        alfen = charger_id(loop, "Alfen")
+        registry = ir.async_get(hass)
+        ignored = f"{loop.entry.entry_id}_charger_ignores_setpoints_{alfen}"
+        unavailable = f"{loop.entry.entry_id}_charger_unavailable_{alfen}"
+        seen = []
+        for _ in range(150):  # more than two validity times of 60 s
+            await loop.cycle()
+            if loop.cycles > 5:
+                seen.append(registry.async_get_issue(DOMAIN, ignored) is not None)
+            assert registry.async_get_issue(DOMAIN, unavailable) is None
+        assert all(seen)
+        issue = registry.async_get_issue(DOMAIN, ignored)
+        assert issue is not None
+        assert issue.translation_key == "charger_ignores_setpoints"
+        assert issue.translation_placeholders == {"charger": "Alfen"}
+        # Counted at its maximum: the wallbox never gets what the Alfen may take.
+        assert over_limit_run(site) == 0
+
+        site.modbus_ignored.clear()  # the installer fixes the station
+        await loop.cycle(90)
+        assert registry.async_get_issue(DOMAIN, ignored) is None
+        assert site.history[-1].setpoints_a["Alfen"] >= 6.0

@@ -279,7 +279,7 @@ async def test_abb_terra_ac_setpoint_in_milliamps(hass: HomeAssistant) -> None:
         {
             "charging_state": float(0x0200),
             "power_w": 5175.0,
-            "energy_kwh": 12.0,
+            "session_energy_kwh": 12.0,
             "current_l1_a": 7.5,
             "current_l2_a": 7.5,
             "current_l3_a": 7.5,

@@ -22,7 +22,12 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 
-from .charger_driver import ChargerDriver, ChargerError, ChargerReading
+from .charger_driver import (
+    SETPOINT_IGNORED,
+    ChargerDriver,
+    ChargerError,
+    ChargerReading,
+)
 from .const import (
     BALANCING_DEFAULTS,
     CONF_FAIL_SAFE_A,
@@ -96,6 +101,10 @@ class Charger:
     state: str = "idle"
     why: str = ""
     limited_by: str = "none"
+    # The charger holds a live setpoint it does not apply (Alfen 1214 = 0);
+    # kept until it says it applies one, so the repair does not come and go
+    # with every validity time.
+    ignores_setpoints: bool = False
 
     @property
     def setpoint_a(self) -> float | None:
@@ -294,11 +303,24 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
         )
         await self._apply(decision.targets, now)
         for charger in self.chargers.values():
+            problem = charger.problem
+            if problem is not None and problem.translation_key == SETPOINT_IGNORED:
+                charger.ignores_setpoints = True
+            elif charger.reading is not None and charger.reading.setpoint_accounted:
+                charger.ignores_setpoints = False
             self._set_issue(
                 f"charger_unavailable_{charger.spec.id}",
-                charger.enabled and charger.problem is not None,
+                charger.enabled
+                and problem is not None
+                and problem.translation_key != SETPOINT_IGNORED,
                 {"charger": charger.name},
                 translation_key="charger_unavailable",
+            )
+            self._set_issue(
+                f"charger_ignores_setpoints_{charger.spec.id}",
+                charger.enabled and charger.ignores_setpoints,
+                {"charger": charger.name},
+                translation_key="charger_ignores_setpoints",
             )
             self._set_issue(
                 f"charger_not_obeying_{charger.spec.id}",

@@ -2,7 +2,7 @@
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -55,9 +55,14 @@ from .modbus.profiles import (
     MODE3_STATE,
     SAFE_CURRENT_A,
     SETPOINT_A,
+    SETPOINT_ACCOUNTED,
+    VALID_TIME_S,
     ChargerProfile,
 )
-from .modbus.transport import Endpoint, ModbusError, ModbusHub, read_meter
+from .modbus.transport import Endpoint, ModbusError, ModbusHub, ProfileReader
+
+# A charger that holds a live setpoint it does not apply (see setpoint_accounted).
+SETPOINT_IGNORED = "setpoint_ignored"
 
 
 class ChargerError(Exception):
@@ -78,6 +83,8 @@ class ChargerReading:
     measured_at: float | None = None  # clock time of that measurement
     connected: bool | None = None  # None: the charger cannot tell
     safe_a: float | None = None  # what the charger falls back to by itself
+    # Whether the charger applies the setpoint it holds; None: it cannot tell.
+    setpoint_accounted: bool | None = None
 
     @property
     def measured_a(self) -> float | None:
@@ -318,6 +325,10 @@ class ModbusChargerDriver:
     unit_id: int
     profile: ChargerProfile
     refresh_s: float | None = MODBUS_CHARGER_REFRESH_S
+    reader: ProfileReader = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.reader = ProfileReader(self.profile)
 
     async def async_start(self) -> None:
         self.hub.acquire(self.endpoint)
@@ -334,13 +345,20 @@ class ModbusChargerDriver:
 
     async def read(self, now: float, volts: Mapping[str, float]) -> ChargerReading:
         try:
-            values = await read_meter(
-                self.hub, self.endpoint, self.unit_id, self.profile
-            )
+            values = await self.reader.read(self.hub, self.endpoint, self.unit_id)
         except (ModbusError, CodecError) as err:
             raise ChargerError(
                 "charger_unreachable", endpoint=self.endpoint.describe(), error=str(err)
             ) from err
+        accounted = setpoint_accounted(values)
+        if accounted is False:
+            # Alfen: a live setpoint the station does not apply (SCN mode, or
+            # "allow writing maximum currents" off): steering it would be blind.
+            raise ChargerError(
+                SETPOINT_IGNORED,
+                endpoint=self.endpoint.describe(),
+                unit_id=str(self.unit_id),
+            )
         phase_a = {
             phase: current
             for phase in PHASES
@@ -356,6 +374,7 @@ class ModbusChargerDriver:
             measured_at=now if phase_a else None,
             connected=plugged_in(values),
             safe_a=_finite(values.get(SAFE_CURRENT_A)),
+            setpoint_accounted=accounted,
         )
 
     async def write(self, amps: float) -> float:
@@ -382,6 +401,24 @@ def plugged_in(values: Mapping[str, float]) -> bool | None:
     if (state := _finite(values.get(CHARGING_STATE))) is not None:
         return 1 <= (int(state) >> 8 & 0x7F) <= 5
     return None
+
+
+def setpoint_accounted(values: Mapping[str, float]) -> bool | None:
+    """Whether the charger applies its Modbus setpoint, if it tells.
+
+    Alfen (register 1214): 1 when the setpoint is accounted for. It also reads
+    0 while no setpoint is valid (none written yet, or its validity time ran
+    out: the station is at its safe current), which is not a refusal; 0 while a
+    setpoint is valid (1208 > 0) is: the station does not take Modbus setpoints.
+    None when it cannot tell, or no setpoint is valid now.
+    """
+    accounted = _finite(values.get(SETPOINT_ACCOUNTED))
+    if accounted is None:
+        return None
+    if accounted:
+        return True
+    valid_s = _finite(values.get(VALID_TIME_S))
+    return None if valid_s is not None and valid_s <= 0 else False
 
 
 def _finite(value: float | None) -> float | None:

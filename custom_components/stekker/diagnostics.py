@@ -46,6 +46,8 @@ async def async_get_config_entry_diagnostics(
                 if meter.last_exception
                 else None,
                 "reading": dict(meter.data.values) if meter.data else None,
+                # Optional registers the meter answered "illegal address" for.
+                "missing_registers": sorted(meter.source.missing),
             }
             for meter in runtime.meters.values()
         ],

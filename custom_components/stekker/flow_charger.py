@@ -151,6 +151,11 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
         if user_input is not None:
             data = {CONF_DRIVER: driver, **_typed(user_input)}
             errors = limit_errors(data)
+            if driver == DRIVER_MODBUS and data[CONF_UNIT_ID] in (
+                CHARGER_PROFILES[data[CONF_PROFILE]].station_unit_ids
+            ):
+                # Alfen's unit 200 is the station: it holds no socket registers.
+                errors[CONF_UNIT_ID] = "station_unit_id"
             if not errors and (conflict := self._conflict(data)):
                 errors["base"], placeholders = conflict
             if not errors:

@@ -45,12 +45,13 @@ from .engine.site import PHASES, Site
 from .modbus.codec import CodecError
 from .modbus.profiles import METER_PROFILES, MeterProfile
 from .modbus.transport import (
+    ILLEGAL_ADDRESS,
     Endpoint,
     ModbusConnectionError,
     ModbusDeviceError,
     ModbusError,
     ModbusHub,
-    read_meter,
+    ProfileReader,
 )
 
 DATA_HUB: HassKey[ModbusHub] = HassKey(f"{DOMAIN}_modbus_hub")
@@ -114,11 +115,25 @@ class ModbusMeterSource:
     endpoint: Endpoint
     unit_id: int
     profile: MeterProfile
+    reader: ProfileReader = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.reader = ProfileReader(self.profile)
 
     @property
     def keys(self) -> frozenset[str]:
-        """The values every read of this meter provides."""
+        """The values a read of this meter may provide."""
         return frozenset(field.key for field in self.profile.fields)
+
+    @property
+    def missing(self) -> frozenset[str]:
+        """Optional values this meter turned out not to have."""
+        return frozenset(self.reader.missing)
+
+    @property
+    def signed_currents(self) -> bool:
+        """Whether its currents carry the sign of the power."""
+        return self.profile.signed_currents
 
     async def async_start(self) -> None:
         self.hub.acquire(self.endpoint)
@@ -128,12 +143,18 @@ class ModbusMeterSource:
 
     async def read(self) -> dict[str, float]:
         try:
-            return await read_meter(self.hub, self.endpoint, self.unit_id, self.profile)
+            return await self.reader.read(self.hub, self.endpoint, self.unit_id)
         except ModbusConnectionError as err:
             raise MeterReadError(
                 "cannot_connect", endpoint=self.endpoint.describe(), error=str(err)
             ) from err
         except ModbusDeviceError as err:
+            hint = self.profile.absent_hint
+            if hint and err.exception_code == ILLEGAL_ADDRESS:
+                # A required register is not there: name the likely variant.
+                raise MeterReadError(
+                    hint, unit_id=str(self.unit_id), error=str(err)
+                ) from err
             raise MeterReadError(
                 "modbus_exception", unit_id=str(self.unit_id), error=str(err)
             ) from err
@@ -173,6 +194,9 @@ class SensorMeterSource:
     current_entities: tuple[str | None, ...]
     clock: Callable[[], float] = time.monotonic
     _seen: dict[str, _Reports] = field(default_factory=dict)
+    # HA sensors report current magnitudes (a P1 meter's are unsigned).
+    signed_currents: bool = False
+    missing: frozenset[str] = frozenset()
 
     @property
     def keys(self) -> frozenset[str]:
@@ -269,7 +293,7 @@ async def read_checked(source: MeterSource, site: Site) -> MeterReading:
     """Read a meter and reject values that cannot be true."""
     reading = MeterReading(await source.read())
     try:
-        check_reading(reading, site)
+        check_reading(reading, site, signed_currents=source.signed_currents)
     except ReadingError as err:
         raise MeterReadError(
             "implausible_reading", key=err.key, value=f"{err.value:g}"

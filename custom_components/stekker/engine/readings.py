@@ -32,12 +32,20 @@ class MeterReading:
         return self.values.get(phase_key(quantity, phase))
 
     def signed_current(self, phase: str) -> float | None:
-        """Phase current with the sign of the phase power (meters report magnitudes)."""
+        """Phase current with the sign of the phase power.
+
+        Most meters report magnitudes; signed meters (Carlo Gavazzi in
+        bidirectional mode) already give the sign. Either way the magnitude
+        takes the sign of the phase power where it is measured, so the two
+        kinds agree; without a phase power a signed current keeps its own.
+        """
         current = self.phase("current", phase)
         if current is None:
             return None
         power = self.phase("power", phase)
-        return -current if power is not None and power < 0 else current
+        if power is None:
+            return current
+        return -abs(current) if power < 0 else abs(current)
 
 
 class ReadingError(ValueError):
@@ -49,17 +57,26 @@ class ReadingError(ValueError):
         self.value = value
 
 
-def check_reading(reading: MeterReading, site: Site) -> None:
-    """Raise ReadingError for NaN, infinities, absurd power, negative current or voltage."""
+def check_reading(
+    reading: MeterReading, site: Site, *, signed_currents: bool = False
+) -> None:
+    """Raise ReadingError for NaN, infinities, absurd power, current or voltage.
+
+    A negative current is a fault only on a meter whose currents are unsigned;
+    a signed meter (``signed_currents``) reports export that way. Like power, a
+    current of more than ten times the main fuse cannot be true either way.
+    """
     limit_w = 10.0 * max(site.gtv_kw, site.fuse_kw) * 1000.0
+    limit_a = 10.0 * site.fuse_a
+    lowest_a = -limit_a if signed_currents else 0.0
     for key, value in reading.values.items():
         if not math.isfinite(value):
             raise ReadingError(key, value)
         if key.startswith("power") and abs(value) > limit_w:
             raise ReadingError(key, value)
-        if key.startswith(("current", "voltage")) and not 0.0 <= value <= 100_000.0:
+        if key.startswith("current") and not lowest_a <= value <= limit_a:
             raise ReadingError(key, value)
-        if key.startswith("voltage") and value > 1_000.0:
+        if key.startswith("voltage") and not 0.0 <= value <= 1_000.0:
             raise ReadingError(key, value)
         if key in (IMPORT_KWH, EXPORT_KWH) and value < 0.0:
             raise ReadingError(key, value)

@@ -103,6 +103,24 @@ def decode_value(field: Field, words: Sequence[int]) -> float:
     return float(raw) * field.scale
 
 
+_SIGNED_INTS: Final = frozenset({DataType.INT16, DataType.INT32, DataType.INT64})
+
+
+def means_absent(field: Field, words: Sequence[int]) -> bool:
+    """Whether the words are the field's vendor pattern for "not available".
+
+    All ones (an unsigned field) or the signed maximum (0x7FFF FFFF...), in the
+    field's word order; for a signed field all ones is -1, a true value.
+    """
+    if not field.max_means_absent:
+        return False
+    ordered = list(words) if field.word_order is WordOrder.BIG else list(words)[::-1]
+    signed_max = [0x7FFF] + [0xFFFF] * (field.count - 1)
+    if ordered == signed_max:
+        return True
+    return field.dtype not in _SIGNED_INTS and all(w == 0xFFFF for w in ordered)
+
+
 def decode(
     fields: Iterable[Field], data: Mapping[Block, Sequence[int]]
 ) -> dict[str, float]:
@@ -110,6 +128,8 @@ def decode(
 
     NaN and infinities come through unchanged: deciding that a value cannot be
     true is the engine's job, and turning it into a number here would hide it.
+    A field whose vendor marks it "not available" (``max_means_absent``) is
+    left out, as if the device had no such register.
     """
     for given, words in data.items():
         if len(words) != given.count:
@@ -122,9 +142,9 @@ def decode(
                 f"{field.key}: no block holds registers {field.address}+{field.count}"
             )
         offset = field.address - block.address
-        values[field.key] = decode_value(
-            field, data[block][offset : offset + field.count]
-        )
+        words = data[block][offset : offset + field.count]
+        if not means_absent(field, words):
+            values[field.key] = decode_value(field, words)
     return values
 
 

@@ -73,6 +73,12 @@ class Field:
     dtype: DataType
     word_order: WordOrder = WordOrder.BIG
     scale: float = 1.0
+    # A register some variants of the device lack (they answer exception 2):
+    # read apart when a block fails, dropped once the device says it has none.
+    optional: bool = False
+    # The vendor marks "not available" with all ones (unsigned) or the signed
+    # maximum (0x7FFF...): such a value is dropped, never taken as a number.
+    max_means_absent: bool = False
 
     def __post_init__(self) -> None:
         if self.function not in (HOLDING, INPUT):
@@ -100,6 +106,11 @@ class MeterProfile:
     fields: tuple[Field, ...]
     default_unit_id: int = 1
     max_registers: int = MAX_READ_REGISTERS  # some meters refuse longer reads
+    # Currents carry the sign of the power (negative while exporting).
+    signed_currents: bool = False
+    # Translation key of the likely cause when a required register answers
+    # exception 2 (illegal address), e.g. a variant with another map.
+    absent_hint: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +125,8 @@ class ChargerProfile:
     fields: tuple[Field, ...]
     default_unit_id: int = 1
     max_registers: int = MAX_READ_REGISTERS
+    # Unit ids that address the station itself, not a socket: refused.
+    station_unit_ids: frozenset[int] = frozenset()
 
 
 _F32 = DataType.FLOAT32
@@ -130,6 +143,7 @@ def _per_phase(
     *,
     word_order: WordOrder = WordOrder.BIG,
     scale: float = 1.0,
+    max_means_absent: bool = False,
 ) -> tuple[Field, ...]:
     """Fields for L1..L3 of one quantity laid out at a fixed register step."""
     return tuple(
@@ -140,6 +154,7 @@ def _per_phase(
             dtype,
             word_order,
             scale,
+            max_means_absent=max_means_absent,
         )
         for i, phase in enumerate(_PHASES)
     )
@@ -157,7 +172,9 @@ _EASTRON_3P: Final = (
     Field(EXPORT_KWH, INPUT, 0x4A, _F32),
 )
 
-# Carlo Gavazzi EM24 and EM340 share the measurement layout (int32 low word first).
+# Carlo Gavazzi EM24, EM24_E1 and EM330/EM340 share the measurement layout
+# (int32 low word first). In bidirectional mode currents and powers carry the
+# sign (negative while exporting); in "easy connection" mode they are positive.
 _GAVAZZI_3P: Final = (
     *_per_phase("voltage", INPUT, 0x00, 2, DataType.INT32, word_order=_LOW, scale=0.1),
     *_per_phase(
@@ -167,32 +184,57 @@ _GAVAZZI_3P: Final = (
     Field(POWER, INPUT, 0x28, DataType.INT32, _LOW, 0.1),
 )
 
-# Carlo Gavazzi EM24-DIN: "EM24-DIN communication protocol". Total kWh(+) is at
-# 0x3E here (0x34 holds power factors; it is the EM340's energy address).
-# Older firmware answers at most 11 registers per read.
+# Carlo Gavazzi EM24-DIN, RS-485 map: "EM24-DIN PFA, PFB & X models
+# communication protocol" (v4 r0), table of instantaneous variables and meters.
+# Total kWh(+) is at 0x3E here (0x34 holds power factors); kWh(-) at 0x5C is
+# missing on some variants (exception 2). At most 11 registers per read.
 _EM24: Final = (
     *_GAVAZZI_3P,
     Field(FREQUENCY, INPUT, 0x37, DataType.INT16, scale=0.1),
     Field(IMPORT_KWH, INPUT, 0x3E, DataType.INT32, _LOW, 0.1),
-    Field(EXPORT_KWH, INPUT, 0x5C, DataType.INT32, _LOW, 0.1),
+    Field(EXPORT_KWH, INPUT, 0x5C, DataType.INT32, _LOW, 0.1, optional=True),
 )
 
-# Carlo Gavazzi EM340: "EM300 series communication protocol" (energy at 0x34);
-# at most 50 registers per read.
-_EM340: Final = (
+# Carlo Gavazzi EM24_E1 (Ethernet): "EM24_E1 communication protocol" (v0 r1.3),
+# section 2.3.1, and the EM330/EM340: "EM330/EM340/ET330/ET340 communication
+# protocol", table of instantaneous variables: frequency 0x33 (int16),
+# kWh(+) TOT 0x34, kWh(-) TOT 0x4E. Reads are kept within 20 registers.
+_GAVAZZI_E1: Final = (
     *_GAVAZZI_3P,
+    Field(FREQUENCY, INPUT, 0x33, DataType.INT16, scale=0.1),
     Field(IMPORT_KWH, INPUT, 0x34, DataType.INT32, _LOW, 0.1),
+    Field(EXPORT_KWH, INPUT, 0x4E, DataType.INT32, _LOW, 0.1, optional=True),
 )
 
 # ABB B23/B24: "B23/B24 user manual", Modbus mapping tables (holding, big-endian).
+# A quantity the meter does not have (export on an import-only meter) reads all
+# ones (unsigned) or the signed maximum: not available.
 _ABB_B23: Final = (
-    *_per_phase("voltage", HOLDING, 0x5B00, 2, DataType.UINT32, scale=0.1),
-    *_per_phase("current", HOLDING, 0x5B0C, 2, DataType.UINT32, scale=0.01),
-    Field(POWER, HOLDING, 0x5B14, DataType.INT32, scale=0.01),
-    *_per_phase("power", HOLDING, 0x5B16, 2, DataType.INT32, scale=0.01),
-    Field(FREQUENCY, HOLDING, 0x5B2C, DataType.UINT16, scale=0.01),
-    Field(IMPORT_KWH, HOLDING, 0x5000, DataType.UINT64, scale=0.01),
-    Field(EXPORT_KWH, HOLDING, 0x5004, DataType.UINT64, scale=0.01),
+    *_per_phase(
+        "voltage", HOLDING, 0x5B00, 2, DataType.UINT32, scale=0.1, max_means_absent=True
+    ),
+    *_per_phase(
+        "current",
+        HOLDING,
+        0x5B0C,
+        2,
+        DataType.UINT32,
+        scale=0.01,
+        max_means_absent=True,
+    ),
+    Field(POWER, HOLDING, 0x5B14, DataType.INT32, scale=0.01, max_means_absent=True),
+    *_per_phase(
+        "power", HOLDING, 0x5B16, 2, DataType.INT32, scale=0.01, max_means_absent=True
+    ),
+    Field(
+        FREQUENCY, HOLDING, 0x5B2C, DataType.UINT16, scale=0.01, max_means_absent=True
+    ),
+    Field(
+        IMPORT_KWH, HOLDING, 0x5000, DataType.UINT64, scale=0.01, max_means_absent=True
+    ),
+    Field(
+        EXPORT_KWH, HOLDING, 0x5004, DataType.UINT64, scale=0.01, max_means_absent=True
+    ),
 )
 
 # Schneider iEM3155: "iEM3100/iEM3200 user manual", Modbus register list
@@ -217,6 +259,14 @@ _SHELLY_PRO_3EM: Final = (
     Field(EXPORT_KWH, INPUT, 1164, _F32, _LOW, 0.001),
 )
 
+# Eastron SDM72D-M (v1): "SDM72D-M user manual", Modbus register table: only
+# total power, import and export; no per-phase values, no frequency.
+_SDM72D_M_V1: Final = (
+    Field(POWER, INPUT, 0x34, _F32),
+    Field(IMPORT_KWH, INPUT, 0x48, _F32),
+    Field(EXPORT_KWH, INPUT, 0x4A, _F32),
+)
+
 # Eastron SDM120: "SDM120 Modbus protocol" (single phase; the phase power is the total).
 _SDM120: Final = (
     Field(phase_key("voltage", "l1"), INPUT, 0x00, _F32),
@@ -233,19 +283,55 @@ METER_PROFILES: Final[Mapping[str, MeterProfile]] = MappingProxyType(
         p.key: p
         for p in (
             MeterProfile("sdm630", "Eastron SDM630", 3, _EASTRON_3P),
-            MeterProfile("sdm72d_m_v2", "Eastron SDM72D-M v2", 3, _EASTRON_3P),
+            MeterProfile(
+                "sdm72d_m_v2",
+                "Eastron SDM72D-M v2",
+                3,
+                _EASTRON_3P,
+                absent_hint="hint_sdm72d_m_v1",
+            ),
+            MeterProfile("sdm72d_m_v1", "Eastron SDM72D-M v1", 3, _SDM72D_M_V1),
             MeterProfile("sdm120", "Eastron SDM120", 1, _SDM120),
-            MeterProfile("em24", "Carlo Gavazzi EM24", 3, _EM24, max_registers=11),
-            MeterProfile("em340", "Carlo Gavazzi EM340", 3, _EM340, max_registers=50),
+            MeterProfile(
+                "em24",
+                "Carlo Gavazzi EM24 RS-485",
+                3,
+                _EM24,
+                max_registers=11,
+                signed_currents=True,
+            ),
+            MeterProfile(
+                "em24_e1",
+                "Carlo Gavazzi EM24 Ethernet",
+                3,
+                _GAVAZZI_E1,
+                max_registers=20,
+                signed_currents=True,
+            ),
+            MeterProfile(
+                "em340",
+                "Carlo Gavazzi EM340",
+                3,
+                _GAVAZZI_E1,
+                max_registers=20,
+                signed_currents=True,
+            ),
             MeterProfile("abb_b23", "ABB B23/B24", 3, _ABB_B23),
             MeterProfile("iem3155", "Schneider iEM3155", 3, _IEM3155),
-            MeterProfile("shelly_pro_3em", "Shelly Pro 3EM", 3, _SHELLY_PRO_3EM),
+            MeterProfile(
+                "shelly_pro_3em",
+                "Shelly Pro 3EM",
+                3,
+                _SHELLY_PRO_3EM,
+                absent_hint="hint_shelly_monophase",
+            ),
         )
     }
 )
 
 # Charger read keys beyond the meter keys.
-ENERGY_KWH: Final = "energy_kwh"  # energy delivered by the charger
+ENERGY_KWH: Final = "energy_kwh"  # energy the charger delivered in its lifetime
+SESSION_ENERGY_KWH: Final = "session_energy_kwh"  # energy of the current session
 VALID_TIME_S: Final = "valid_time_s"  # seconds before the charger falls back
 SAFE_CURRENT_A: Final = "safe_current_a"  # current it falls back to
 SETPOINT_A: Final = "setpoint_a"  # setpoint as the charger reads it back
@@ -259,7 +345,7 @@ MODE3_STATE: Final = "mode3_state"  # IEC 61851 state as two ASCII characters
 _ALFEN: Final = ChargerProfile(
     key="alfen_eve",
     name="Alfen Eve",
-    unit_ids="1 = socket 1, 2 = socket 2, 200 = station",
+    unit_ids="1 = socket 1, 2 = socket 2 (200 is the station: no socket registers)",
     setpoint=Field(SETPOINT_A, HOLDING, 1210, _F32),
     setpoint_unit="A",
     fields=(
@@ -274,10 +360,13 @@ _ALFEN: Final = ChargerProfile(
         Field(SETPOINT_ACCOUNTED, HOLDING, 1214, DataType.UINT16),
         Field(PHASES, HOLDING, 1215, DataType.UINT16),
     ),
+    station_unit_ids=frozenset({200}),
 )
 
 # ABB Terra AC: "Terra AC wallbox Modbus communication" (v1.7), holding
-# registers, uint32 big-endian; currents in mA, power in W, energy in Wh.
+# registers, uint32 big-endian; currents in mA, power in W, energy in Wh. The
+# charging state is byte 1 bits 0-6 of 0x400C (see charger_driver.plugged_in);
+# 0x401E is the energy of the current session, not a lifetime total.
 _ABB_TERRA_AC: Final = ChargerProfile(
     key="abb_terra_ac",
     name="ABB Terra AC",
@@ -289,7 +378,7 @@ _ABB_TERRA_AC: Final = ChargerProfile(
         Field(SETPOINT_A, HOLDING, 0x400E, DataType.UINT32, scale=0.001),
         *_per_phase("current", HOLDING, 0x4010, 2, DataType.UINT32, scale=0.001),
         Field(POWER, HOLDING, 0x401C, DataType.UINT32),
-        Field(ENERGY_KWH, HOLDING, 0x401E, DataType.UINT32, scale=0.001),
+        Field(SESSION_ENERGY_KWH, HOLDING, 0x401E, DataType.UINT32, scale=0.001),
     ),
 )
 

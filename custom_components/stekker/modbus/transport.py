@@ -294,9 +294,85 @@ def _check_unit(unit_id: int) -> None:
         raise ValueError(f"unit id {unit_id} out of 0..255")
 
 
+ILLEGAL_ADDRESS: Final = 2  # Modbus exception: the register does not exist
+
+
 @functools.lru_cache(maxsize=64)
 def _plan(fields: tuple[Field, ...], max_registers: int) -> tuple[Block, ...]:
     return plan_blocks(fields, max_registers)
+
+
+def _lacks_register(err: ModbusDeviceError, fields: Iterable[Field]) -> bool:
+    """Whether an exception may come from an optional register among ``fields``."""
+    return err.exception_code == ILLEGAL_ADDRESS and any(f.optional for f in fields)
+
+
+@dataclass(slots=True)
+class ProfileReader:
+    """Reads a device's profile; optional registers it lacks are dropped, not fatal.
+
+    One exception fails a whole block read, so when a block with optional
+    registers answers "illegal address" its required fields are read on their
+    own and each optional one apart. An optional register that answers
+    exception 2 alone is missing: it is logged once and left out of every
+    later read. A required register that is missing still fails the read.
+    """
+
+    profile: MeterProfile | ChargerProfile
+    missing: set[str] = field(default_factory=set)
+
+    @property
+    def fields(self) -> tuple[Field, ...]:
+        """The fields still read: the profile's, less the missing optional ones."""
+        return tuple(f for f in self.profile.fields if f.key not in self.missing)
+
+    async def read(
+        self, hub: ModbusHub, endpoint: Endpoint, unit_id: int
+    ) -> dict[str, float]:
+        """Read and decode every field the device has."""
+        fields = self.fields
+        try:
+            return await self._read(hub, endpoint, unit_id, fields)
+        except ModbusDeviceError as err:
+            if not _lacks_register(err, fields):
+                raise
+        values: dict[str, float] = {}
+        for block in _plan(fields, self.profile.max_registers):
+            inside = tuple(f for f in fields if block.holds(f))
+            try:
+                values.update(await self._read(hub, endpoint, unit_id, inside))
+                continue
+            except ModbusDeviceError as err:
+                if not _lacks_register(err, inside):
+                    raise
+            if required := tuple(f for f in inside if not f.optional):
+                values.update(await self._read(hub, endpoint, unit_id, required))
+            for optional in (f for f in inside if f.optional):
+                try:
+                    values.update(await self._read(hub, endpoint, unit_id, (optional,)))
+                except ModbusDeviceError as err:
+                    if err.exception_code != ILLEGAL_ADDRESS:
+                        raise
+                    self.missing.add(optional.key)
+                    _LOGGER.warning(
+                        "%s unit %s (%s) has no register %s (%s): read without it",
+                        endpoint.describe(),
+                        unit_id,
+                        self.profile.name,
+                        optional.address,
+                        optional.key,
+                    )
+        return values
+
+    async def _read(
+        self,
+        hub: ModbusHub,
+        endpoint: Endpoint,
+        unit_id: int,
+        fields: tuple[Field, ...],
+    ) -> dict[str, float]:
+        blocks = _plan(fields, self.profile.max_registers)
+        return decode(fields, await hub.read_blocks(endpoint, unit_id, blocks))
 
 
 async def read_meter(
@@ -305,6 +381,5 @@ async def read_meter(
     unit_id: int,
     profile: MeterProfile | ChargerProfile,
 ) -> dict[str, float]:
-    """Read and decode every field of a meter (or a charger's read fields)."""
-    blocks = _plan(profile.fields, profile.max_registers)
-    return decode(profile.fields, await hub.read_blocks(endpoint, unit_id, blocks))
+    """Read and decode every field of a meter (or a charger's read fields) once."""
+    return await ProfileReader(profile).read(hub, endpoint, unit_id)
