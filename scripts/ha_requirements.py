@@ -3,8 +3,9 @@
 `scripts/setup` installs them so the demo runs with `--skip-pip` (no downloads at run
 time), like a real installation that has `default_config:`. Read from the installed
 Home Assistant's own manifests and bootstrap lists, so another HA version gets its own
-set: the domains of the demo configuration, the integrations HA always sets up, those
-onboarding adds, and every integration these depend on.
+set: the domains of the demo configuration, the integrations HA always sets up, and
+every integration these depend on. (The demo skips onboarding's extras - weather,
+radio, text-to-speech - which would go to the internet.)
 """
 
 import json
@@ -17,8 +18,6 @@ from homeassistant import bootstrap
 # What scripts/demo.py puts in configuration.yaml, and what the integration needs.
 DEMO_DOMAINS = {"default_config", "frontend", "config", "logger"}
 STEKKER = Path(__file__).resolve().parent.parent / "custom_components" / "stekker"
-# What onboarding's core_config step sets up (components/onboarding/views.py).
-ONBOARDING = {"google_translate", "met", "radio_browser", "shopping_list"}
 
 
 def manifest(domain: str) -> dict[str, list[str]] | None:
@@ -56,7 +55,6 @@ def main() -> int:
         "stekker",
         *bootstrap.CORE_INTEGRATIONS,
         *bootstrap.DEFAULT_INTEGRATIONS,
-        *ONBOARDING,
     }
     for requirement, domain in sorted(requirements(roots).items()):
         print(f"{requirement}  # {domain}")
