@@ -544,6 +544,16 @@ class Demo:
             f"{total:.1f} kWh today and tomorrow"
         )
 
+    def check_http_settings(self) -> None:
+        """HTTP runs on the stored stable settings: nothing pending that would revert."""
+        (issues,) = self.ws({"type": "repairs/list_issues"})
+        http_issues = [i["issue_id"] for i in issues["issues"] if i["domain"] == "http"]
+        if http_issues:
+            raise DemoError(f"Home Assistant raised HTTP repair issues: {http_issues}")
+        stored = json.loads((self.config / ".storage" / "http").read_text())["data"]
+        if stored.get("pending") is not None:
+            raise DemoError(f"a pending HTTP config would revert: {stored['pending']}")
+
     def setup_errors(self) -> list[str]:
         """Integrations that failed to set up, from the log (missing requirements)."""
         path = self.config / "home-assistant.log"
@@ -679,6 +689,7 @@ def run(demo: Demo, check: bool, screenshots: Path) -> int:
         demo.ensure_energy(site)
         demo.check_energy_forecast(site)
         if check:
+            demo.check_http_settings()
             if errors := demo.setup_errors():
                 raise DemoError(
                     "integrations failed to set up:\n" + "\n".join(errors[:20])
