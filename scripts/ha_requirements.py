@@ -4,7 +4,7 @@
 time), like a real installation that has `default_config:`. Read from the installed
 Home Assistant's own manifests and bootstrap lists, so another HA version gets its own
 set: the domains of the demo configuration, the integrations HA always sets up, and
-every integration these depend on. (The demo skips onboarding's extras - weather,
+every integration these depend on (dependencies and after_dependencies). (The demo skips onboarding's extras - weather,
 radio, text-to-speech - which would go to the internet.)
 """
 
@@ -45,7 +45,10 @@ def requirements(roots: set[str]) -> dict[str, str]:
             continue
         for requirement in data.get("requirements", []):
             found.setdefault(requirement, domain)
+        # Like Home Assistant's bootstrap, after_dependencies count too: an
+        # integration may import one of them (usb imports hassio's client in 2026.11).
         todo.extend(data.get("dependencies", []))
+        todo.extend(data.get("after_dependencies", []))
     return found
 
 
