@@ -714,10 +714,14 @@ def run(demo: Demo, check: bool, screenshots: Path) -> int:
             time.sleep(1.0)
             hass = demo.hass
             assert hass is not None
-            if hass.poll() == RESTART_EXIT_CODE:
+            code = hass.poll()
+            if code == RESTART_EXIT_CODE:
                 log("Home Assistant asked for a restart: starting it again")
                 demo.start_hass(hass_sink)
                 continue
+            if code == 0:  # stopped on request (the homeassistant.stop action)
+                log(demo.why_stopped("Home Assistant", hass, demo.hass_log))
+                return 0
             demo.check_alive()
 
 
@@ -736,6 +740,9 @@ def main() -> int:
         help="where --check saves its screenshots (default: the demo's directory)",
     )
     args = parser.parse_args()
+    # Closing the terminal or `kill` stops the children too (the finally below).
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, lambda number, _frame: sys.exit(128 + number))
     demo = Demo(args.port)
     screenshots = (args.screenshots or demo.dir / "screenshots").resolve()
     try:
