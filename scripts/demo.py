@@ -49,6 +49,7 @@ SOLAR_ARRAY = {
 # forecast power integrated over time (HA's Riemann sum helper), so the site's
 # forecast has a solar source to sit on.
 SOLAR_ENERGY_NAME = "Roof south simulated production"
+WEATHER = "weather.demo_weather"
 USER = {"name": "Demo", "username": "demo", "password": "stekker-demo"}
 SITE = {
     "name": "Demo office",
@@ -71,6 +72,27 @@ homeassistant:
   language: en
 # Like a real installation: recorder, history, energy, logbook, the assistant, ...
 {default_config}
+# A local weather entity with an hourly cloud forecast (no internet): clouds that come
+# and go over the day, so the site's built-in solar forecast is not clear sky.
+template:
+  - weather:
+      - name: Demo weather
+        unique_id: stekker_demo_weather
+        condition: "partlycloudy"
+        temperature: "{{{{ 7 }}}}"
+        humidity: "{{{{ 85 }}}}"
+        cloud_coverage: "{{{{ 50 }}}}"
+        forecast_hourly: >
+          {{% set start = now().replace(minute=0, second=0, microsecond=0) %}}
+          {{% set ns = namespace(hours=[]) %}}
+          {{% for hour in range(48) %}}
+          {{% set clouds = (50 + 45 * sin(hour * 0.7)) | round(0) | int %}}
+          {{% set ns.hours = ns.hours + [{{
+            "datetime": (start + timedelta(hours=hour)).isoformat(),
+            "condition": "cloudy" if clouds > 70 else "partlycloudy",
+            "temperature": 7, "cloud_coverage": clouds}}] %}}
+          {{% endfor %}}
+          {{{{ ns.hours }}}}
 logger:
   default: warning
   logs:
@@ -390,8 +412,26 @@ class Demo:
         for name, unit_id in CHARGERS:
             self.add_charger(entry_id, name, unit_id)
         self.add_subentry(entry_id, "solar_array", [SOLAR_ARRAY])
-        log(f"solar array '{SOLAR_ARRAY['name']}' added (built-in forecast, offline)")
+        self.use_weather(entry_id)
+        log(
+            f"solar array '{SOLAR_ARRAY['name']}' added (built-in forecast, offline, "
+            f"with the clouds of {WEATHER})"
+        )
         return entry_id
+
+    def use_weather(self, entry_id: str) -> None:
+        """Configure -> Solar forecast: the built-in model with the demo's weather."""
+        base = "/api/config/config_entries/options/flow"
+        flow = self.api("POST", base, {"handler": entry_id})
+        for answer in (
+            {"next_step_id": "forecast"},
+            {"forecast_source": "builtin", "weather_entity": WEATHER},
+        ):
+            flow = self.api("POST", f"{base}/{flow['flow_id']}", answer)
+            if flow.get("errors"):
+                raise DemoError(f"forecast options refused: {flow['errors']}")
+        if flow.get("type") != "create_entry":
+            raise DemoError(f"forecast options not saved: {flow}")
 
     def add_subentry(
         self, entry_id: str, kind: str, answers: list[dict[str, Any]]
@@ -746,6 +786,10 @@ def main() -> int:
     demo = Demo(args.port)
     screenshots = (args.screenshots or demo.dir / "screenshots").resolve()
     try:
+        if args.check and (missing := demo_browser.missing_tools()):
+            raise DemoError(
+                "the browser check cannot run; missing:\n  - " + "\n  - ".join(missing)
+            )
         demo.prepare()
         return run(demo, args.check, screenshots)
     except KeyboardInterrupt:
