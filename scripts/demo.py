@@ -1,29 +1,40 @@
 """Run Home Assistant with a Stekker site on a simulated SDM630 meter, all on loopback.
 
-The site is configured through Home Assistant's own REST API and the real config flow,
-exactly as an installer would in the UI.
+Home Assistant runs with `default_config:` like a real installation (recorder,
+history, energy, ...). The site is configured through Home Assistant's own REST
+API and the real config flow, exactly as an installer would in the UI, and the
+Energy dashboard gets the meter and the site's solar forecast. The demo runs
+until Ctrl-C; when Home Assistant stops on its own the demo says why.
+
+--check: verify the sensors over REST and the UI in a headless Chromium, then stop.
 """
 
 import argparse
+import asyncio
+import base64
 import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections import deque
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+import demo_browser
 
 ROOT = Path(__file__).resolve().parent.parent
-DEMO = ROOT / ".demo"
-CONFIG = DEMO / "config"
-HA_URL = "http://127.0.0.1:8123"
-CLIENT_ID = f"{HA_URL}/"
+HOST = "127.0.0.1"
+DEFAULT_PORT = 8123
 METER_PORT = 15020
 CHARGER_PORT = 15021
+RESTART_EXIT_CODE = 100  # Home Assistant asks its supervisor to start it again
 CHARGERS = (("Carport left", 1), ("Carport right", 2))
 SOLAR_ARRAY = {
     "name": "Roof south",
@@ -34,6 +45,11 @@ SOLAR_ARRAY = {
     "inverter_kw": 15,
     "losses_pct": 14,
 }
+# The simulated site has no PV meter: the Energy dashboard's solar source is the
+# forecast power integrated over time (HA's Riemann sum helper), so the site's
+# forecast has a solar source to sit on.
+SOLAR_ENERGY_NAME = "Roof south simulated production"
+WEATHER = "weather.demo_weather"
 USER = {"name": "Demo", "username": "demo", "password": "stekker-demo"}
 SITE = {
     "name": "Demo office",
@@ -53,11 +69,30 @@ homeassistant:
   time_zone: Europe/Amsterdam
   currency: EUR
   country: NL
-http:
-  server_host: 127.0.0.1
-  server_port: 8123
-frontend:
-config:
+  language: en
+# Like a real installation: recorder, history, energy, logbook, the assistant, ...
+{default_config}
+# A local weather entity with an hourly cloud forecast (no internet): clouds that come
+# and go over the day, so the site's built-in solar forecast is not clear sky.
+template:
+  - weather:
+      - name: Demo weather
+        unique_id: stekker_demo_weather
+        condition: "partlycloudy"
+        temperature: "{{{{ 7 }}}}"
+        humidity: "{{{{ 85 }}}}"
+        cloud_coverage: "{{{{ 50 }}}}"
+        forecast_hourly: >
+          {{% set start = now().replace(minute=0, second=0, microsecond=0) %}}
+          {{% set ns = namespace(hours=[]) %}}
+          {{% for hour in range(48) %}}
+          {{% set clouds = (50 + 45 * sin(hour * 0.7)) | round(0) | int %}}
+          {{% set ns.hours = ns.hours + [{{
+            "datetime": (start + timedelta(hours=hour)).isoformat(),
+            "condition": "cloudy" if clouds > 70 else "partlycloudy",
+            "temperature": 7, "cloud_coverage": clouds}}] %}}
+          {{% endfor %}}
+          {{{{ ns.hours }}}}
 logger:
   default: warning
   logs:
@@ -65,198 +100,601 @@ logger:
 """
 BOOT_TIMEOUT = 240.0
 HEADROOM_TIMEOUT = 60.0
+LOG_TAIL = 25
+
+
+class DemoError(Exception):
+    """The demo cannot go on; the message says why."""
 
 
 def log(message: str) -> None:
     print(f"demo: {message}", flush=True)
 
 
-def request(
-    method: str,
-    path: str,
-    body: dict[str, Any] | None = None,
-    token: str | None = None,
-    form: bool = False,
-) -> Any:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    data = None
-    if body is not None:
-        if form:
-            data = urllib.parse.urlencode(body).encode()
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        else:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-    req = urllib.request.Request(
-        HA_URL + path, data=data, headers=headers, method=method
-    )
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        payload = resp.read()
-    return json.loads(payload) if payload else None
+class Demo:
+    """One run of the demo: the simulated site, Home Assistant, and their logs."""
 
+    def __init__(self, port: int) -> None:
+        self.url = f"http://{HOST}:{port}"
+        self.port = port
+        version = os.environ.get("HA_VERSION", "")
+        self.dir = ROOT / (f".demo-{version}" if version else ".demo")
+        self.config = self.dir / "config"
+        self.hass_log = self.dir / "hass.log"
+        self.sim_log = self.dir / "simsite.log"
+        self.env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])
+            ),
+        }
+        self.sim: subprocess.Popen[bytes] | None = None
+        self.hass: subprocess.Popen[bytes] | None = None
+        self.token = ""
 
-def wait_for_http(hass: subprocess.Popen[bytes]) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + BOOT_TIMEOUT
-    while time.monotonic() < deadline:
-        if hass.poll() is not None:
-            raise SystemExit(f"Home Assistant exited early; see {DEMO / 'hass.log'}")
+    @property
+    def client_id(self) -> str:
+        return f"{self.url}/"
+
+    # --- HTTP and websocket ---------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        token: str | None = None,
+        form: bool = False,
+    ) -> Any:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        data = None
+        if body is not None:
+            if form:
+                data = urllib.parse.urlencode(body).encode()
+                headers["Content-Type"] = "application/x-www-form-urlencoded"
+            else:
+                data = json.dumps(body).encode()
+                headers["Content-Type"] = "application/json"
+        req = urllib.request.Request(
+            self.url + path, data=data, headers=headers, method=method
+        )
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            payload = resp.read()
+        return json.loads(payload) if payload else None
+
+    def api(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        return self.request(method, path, body, self.token)
+
+    def ws(self, *commands: dict[str, Any]) -> list[Any]:
+        """Send websocket commands in order; their results, or DemoError."""
+        return asyncio.run(self._ws(list(commands)))
+
+    async def _ws(self, commands: list[dict[str, Any]]) -> list[Any]:
+        import aiohttp  # Home Assistant's own dependency
+
+        results: list[Any] = []
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(f"{self.url}/api/websocket") as ws,
+        ):
+            await ws.receive_json()  # auth_required
+            await ws.send_json({"type": "auth", "access_token": self.token})
+            if (reply := await ws.receive_json())["type"] != "auth_ok":
+                raise DemoError(f"websocket authentication failed: {reply}")
+            for number, command in enumerate(commands, start=1):
+                await ws.send_json({"id": number, **command})
+                while (reply := await ws.receive_json()).get("id") != number:
+                    pass
+                if not reply.get("success"):
+                    raise DemoError(f"{command['type']} failed: {reply.get('error')}")
+                results.append(reply.get("result"))
+        return results
+
+    # --- processes ------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Configuration, HTTP settings and the integration, before HA starts."""
+        for port in (self.port, METER_PORT, CHARGER_PORT):
+            with socket.socket() as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    probe.bind((HOST, port))
+                except OSError as err:
+                    raise DemoError(
+                        f"port {port} on {HOST} is in use ({err.strerror}): is another "
+                        "demo or Home Assistant running? Stop it"
+                        + (" or pick another --port" if port == self.port else "")
+                    ) from err
+        self.config.mkdir(parents=True, exist_ok=True)
+        (self.config / "configuration.yaml").write_text(
+            CONFIGURATION.format(default_config=default_config())
+        )
+        write_http_settings(self.config, self.port)
+        write_onboarding(self.config)
+        components = self.config / "custom_components"
+        components.mkdir(exist_ok=True)
+        link = components / "stekker"
+        if not link.is_symlink():
+            link.symlink_to(ROOT / "custom_components" / "stekker")
+
+    def start_sim(self, sink: IO[bytes]) -> None:
+        self.sim = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "simsite",
+                "--port",
+                str(METER_PORT),
+                "--charger-port",
+                str(CHARGER_PORT),
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+        log(
+            f"simulated SDM630 meter on {HOST}:{METER_PORT}, "
+            f"Alfen sockets on {HOST}:{CHARGER_PORT}"
+        )
+
+    def start_hass(self, sink: IO[bytes]) -> None:
+        self.hass = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "homeassistant",
+                "-c",
+                str(self.config),
+                "--skip-pip",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+
+    def why_stopped(self, name: str, proc: subprocess.Popen[bytes], path: Path) -> str:
+        code = proc.returncode
+        meaning = (
+            f"killed by signal {signal.Signals(-code).name}"
+            if code < 0
+            else f"exit code {code}"
+        )
+        return f"{name} stopped ({meaning}); last lines of {path}:\n" + tail(
+            path, LOG_TAIL
+        )
+
+    def check_alive(self) -> None:
+        if self.sim is not None and self.sim.poll() is not None:
+            raise DemoError(
+                self.why_stopped("the simulated site", self.sim, self.sim_log)
+            )
+        if self.hass is not None and self.hass.poll() is not None:
+            raise DemoError(
+                self.why_stopped("Home Assistant", self.hass, self.hass_log)
+            )
+
+    def stop(self) -> None:
+        for child in (self.hass, self.sim):
+            if child is not None and child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in (self.hass, self.sim):
+            if child is None:
+                continue
+            try:
+                child.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+
+    # --- set-up through the API ----------------------------------------------
+
+    def wait_for_http(self) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + BOOT_TIMEOUT
+        while time.monotonic() < deadline:
+            self.check_alive()
+            try:
+                steps: list[dict[str, Any]] = self.request("GET", "/api/onboarding")
+            except urllib.error.HTTPError as err:
+                if err.code == 404:  # onboarding finished on an earlier run
+                    return []
+                raise
+            except urllib.error.URLError, ConnectionError, TimeoutError:
+                time.sleep(1.0)
+                continue
+            return steps
+        raise DemoError(
+            f"Home Assistant did not answer within {BOOT_TIMEOUT:.0f} s; last lines of "
+            f"{self.hass_log}:\n{tail(self.hass_log, LOG_TAIL)}"
+        )
+
+    def token_from_code(self, code: str) -> str:
+        tokens = self.request(
+            "POST",
+            "/auth/token",
+            {
+                "grant_type": "authorization_code",
+                "code": code,
+                "client_id": self.client_id,
+            },
+            form=True,
+        )
+        return str(tokens["access_token"])
+
+    def login_code(self, redirect_uri: str) -> str:
+        """An authorization code for the demo user through the login flow."""
+        flow = self.request(
+            "POST",
+            "/auth/login_flow",
+            {
+                "client_id": self.client_id,
+                "handler": ["homeassistant", None],
+                "redirect_uri": redirect_uri,
+            },
+        )
+        result = self.request(
+            "POST",
+            f"/auth/login_flow/{flow['flow_id']}",
+            {
+                "username": USER["username"],
+                "password": USER["password"],
+                "client_id": self.client_id,
+            },
+        )
+        return str(result["result"])
+
+    def sign_in(self, steps: list[dict[str, Any]]) -> None:
+        """Finish onboarding with the demo user on first start; log in afterwards."""
+        if steps and not any(s["step"] == "user" and s["done"] for s in steps):
+            result = self.request(
+                "POST",
+                "/api/onboarding/users",
+                {**USER, "client_id": self.client_id, "language": "en"},
+            )
+            self.token = self.token_from_code(result["auth_code"])
+            return
+        self.token = self.token_from_code(self.login_code(self.client_id))
+
+    def browser_login_url(self) -> str:
+        """A URL that opens the frontend logged in as the demo user."""
+        code = self.login_code(f"{self.url}/?auth_callback=1")
+        state = base64.b64encode(
+            json.dumps({"hassUrl": self.url, "clientId": self.client_id}).encode()
+        ).decode()
+        query = urllib.parse.urlencode(
+            {"auth_callback": 1, "code": code, "state": state, "storeToken": "true"}
+        )
+        return f"{self.url}/?{query}"
+
+    def site_entry(self) -> dict[str, Any] | None:
+        entries: list[dict[str, Any]] = self.api(
+            "GET", "/api/config/config_entries/entry?domain=stekker"
+        )
+        return entries[0] if entries else None
+
+    def ensure_site(self) -> str:
+        """Add the site through the real config flow unless it is there already."""
+        if (entry := self.site_entry()) is not None:
+            return str(entry["entry_id"])
+        flow = self.api(
+            "POST", "/api/config/config_entries/flow", {"handler": "stekker"}
+        )
+        steps: list[dict[str, Any]] = [
+            SITE,
+            {"next_step_id": "modbus_tcp"},
+            {
+                "host": HOST,
+                "port": METER_PORT,
+                "unit_id": 1,
+                "profile": "sdm630",
+                "role": "grid",
+            },
+            {"next_step_id": "save"},
+        ]
+        for answer in steps:
+            flow = self.api(
+                "POST", f"/api/config/config_entries/flow/{flow['flow_id']}", answer
+            )
+            if flow.get("errors"):
+                raise DemoError(
+                    f"config flow step {flow['step_id']} failed: {flow['errors']}"
+                )
+            if flow.get("step_id") == "verify":
+                log(
+                    "meter readings shown to the installer: "
+                    + json.dumps(flow["description_placeholders"])
+                )
+        if flow.get("type") != "create_entry":
+            raise DemoError(f"config flow did not create the site: {flow}")
+        log(f"site '{flow['title']}' configured")
+        entry_id = str(flow["result"]["entry_id"])
+        for name, unit_id in CHARGERS:
+            self.add_charger(entry_id, name, unit_id)
+        self.add_subentry(entry_id, "solar_array", [SOLAR_ARRAY])
+        self.use_weather(entry_id)
+        log(
+            f"solar array '{SOLAR_ARRAY['name']}' added (built-in forecast, offline, "
+            f"with the clouds of {WEATHER})"
+        )
+        return entry_id
+
+    def use_weather(self, entry_id: str) -> None:
+        """Configure -> Solar forecast: the built-in model with the demo's weather."""
+        base = "/api/config/config_entries/options/flow"
+        flow = self.api("POST", base, {"handler": entry_id})
+        for answer in (
+            {"next_step_id": "forecast"},
+            {"forecast_source": "builtin", "weather_entity": WEATHER},
+        ):
+            flow = self.api("POST", f"{base}/{flow['flow_id']}", answer)
+            if flow.get("errors"):
+                raise DemoError(f"forecast options refused: {flow['errors']}")
+        if flow.get("type") != "create_entry":
+            raise DemoError(f"forecast options not saved: {flow}")
+
+    def add_subentry(
+        self, entry_id: str, kind: str, answers: list[dict[str, Any]]
+    ) -> None:
+        """Run a subentry flow of the site to its end, answer by answer."""
+        base = "/api/config/config_entries/subentries/flow"
+        flow = self.api("POST", base, {"handler": [entry_id, kind]})
+        for answer in answers:
+            flow = self.api("POST", f"{base}/{flow['flow_id']}", answer)
+            if flow.get("errors"):
+                raise DemoError(f"{kind} flow failed: {flow['errors']}")
+        if flow.get("type") != "create_entry":
+            raise DemoError(f"{kind} flow did not finish: {flow}")
+
+    def add_charger(self, entry_id: str, name: str, unit_id: int) -> None:
+        """Add an Alfen socket through the real charger subentry flow."""
+        answers: list[dict[str, Any]] = [
+            {"next_step_id": "modbus"},
+            {
+                "name": name,
+                "host": HOST,
+                "port": CHARGER_PORT,
+                "unit_id": unit_id,
+                "profile": "alfen_eve",
+                "phases": "3" if unit_id == 1 else "1",
+                "phase": "l1",
+                "min_a": 6,
+                "max_a": 16 if unit_id == 1 else 32,
+                "priority": 0,
+                "fail_safe_a": 6,
+            },
+            {"next_step_id": "save"},
+        ]
+        self.add_subentry(entry_id, "charger", answers)
+        log(f"charger '{name}' added")
+
+    def entity_id(self, suffix: str, prefix: str = "sensor.") -> str:
+        """The one entity whose id starts with prefix and ends with suffix."""
+        states: list[dict[str, Any]] = self.api("GET", "/api/states")
+        found = [
+            s["entity_id"]
+            for s in states
+            if s["entity_id"].startswith(prefix) and s["entity_id"].endswith(suffix)
+        ]
+        if len(found) != 1:
+            raise DemoError(f"expected one {prefix}*{suffix}, found {found}")
+        return str(found[0])
+
+    def ensure_energy(self, site_entry_id: str) -> None:
+        """Energy dashboard: the meter as the grid, and the site's solar forecast."""
+        entries: list[dict[str, Any]] = self.api(
+            "GET", "/api/config/config_entries/entry?domain=integration"
+        )
+        if not any(e["title"] == SOLAR_ENERGY_NAME for e in entries):
+            flow = self.api(
+                "POST", "/api/config/config_entries/flow", {"handler": "integration"}
+            )
+            flow = self.api(
+                "POST",
+                f"/api/config/config_entries/flow/{flow['flow_id']}",
+                {
+                    "name": SOLAR_ENERGY_NAME,
+                    "source": self.entity_id("demo_office_solar_forecast_power"),
+                    "method": "left",
+                    "round": 3,
+                    "unit_prefix": "k",
+                    "unit_time": "h",
+                    "max_sub_interval": {"hours": 0, "minutes": 0, "seconds": 30},
+                },
+            )
+            if flow.get("type") != "create_entry":
+                raise DemoError(f"Riemann sum helper not created: {flow}")
         try:
-            steps: list[dict[str, Any]] = request("GET", "/api/onboarding")
-        except urllib.error.HTTPError as err:
-            if err.code == 404:  # onboarding finished on an earlier run
-                return []
-            raise
-        except urllib.error.URLError, ConnectionError, TimeoutError:
+            (prefs,) = self.ws({"type": "energy/get_prefs"})
+        except DemoError:  # nothing saved yet
+            prefs = {}
+        if prefs.get("energy_sources"):
+            return
+        grid = {
+            "type": "grid",
+            "stat_energy_from": self.entity_id("_energy_imported"),
+            "stat_energy_to": self.entity_id("_energy_exported"),
+            "stat_cost": None,
+            "entity_energy_price": None,
+            "number_energy_price": None,
+            "stat_compensation": None,
+            "entity_energy_price_export": None,
+            "number_energy_price_export": None,
+            "cost_adjustment_day": 0,
+        }
+        solar = {
+            "type": "solar",
+            "stat_energy_from": self.entity_id("roof_south_simulated_production"),
+            "config_entry_solar_forecast": [site_entry_id],
+        }
+        self.ws({"type": "energy/save_prefs", "energy_sources": [grid, solar]})
+        log("Energy dashboard: grid meter, solar production and the site's forecast")
+
+    def site_states(self) -> list[dict[str, Any]]:
+        states: list[dict[str, Any]] = self.api("GET", "/api/states")
+        return [
+            s
+            for s in states
+            if s["entity_id"].startswith(
+                (
+                    "sensor.demo_office",
+                    "sensor.grid_meter",
+                    "sensor.carport",
+                    "binary_sensor.demo",
+                )
+            )
+        ]
+
+    def wait_for_headroom(self) -> list[dict[str, Any]]:
+        """Until the headroom is known and the balancer has set every charger."""
+        deadline = time.monotonic() + HEADROOM_TIMEOUT
+        while time.monotonic() < deadline:
+            self.check_alive()
+            states = self.site_states()
+            if numeric(states, "available_charging_power") and numeric(
+                states, "_setpoint"
+            ) == len(CHARGERS):
+                return states
             time.sleep(1.0)
-            continue
-        return steps
-    raise SystemExit(f"Home Assistant did not answer within {BOOT_TIMEOUT:.0f} s")
+        raise DemoError("the site's headroom and charger setpoints did not get numbers")
 
-
-def token_from_code(code: str) -> str:
-    tokens = request(
-        "POST",
-        "/auth/token",
-        {"grant_type": "authorization_code", "code": code, "client_id": CLIENT_ID},
-        form=True,
-    )
-    return str(tokens["access_token"])
-
-
-def sign_in(steps: list[dict[str, Any]]) -> str:
-    """Finish onboarding with the demo user on first start; log in afterwards."""
-    if steps and not any(s["step"] == "user" and s["done"] for s in steps):
-        result = request(
-            "POST",
-            "/api/onboarding/users",
-            {**USER, "client_id": CLIENT_ID, "language": "en"},
+    def check_energy_forecast(self, site_entry_id: str) -> None:
+        """The Energy integration serves the site's forecast, and it can be picked."""
+        pickable = self.api(
+            "GET", "/api/config/config_entries/entry?domain=stekker&type=service"
         )
-        token = token_from_code(result["auth_code"])
-        request("POST", "/api/onboarding/core_config", {}, token)
-        request("POST", "/api/onboarding/analytics", {}, token)
-        request(
-            "POST",
-            "/api/onboarding/integration",
-            {"client_id": CLIENT_ID, "redirect_uri": f"{HA_URL}/?auth_callback=1"},
-            token,
+        if site_entry_id not in {e["entry_id"] for e in pickable}:
+            raise DemoError(
+                "the site is not a config entry of type 'service': the Energy "
+                "dashboard's Forecast production picker will not list it"
+            )
+        info, forecasts = self.ws(
+            {"type": "energy/info"}, {"type": "energy/solar_forecast"}
         )
-        return token
-    flow = request(
-        "POST",
-        "/auth/login_flow",
-        {
-            "client_id": CLIENT_ID,
-            "handler": ["homeassistant", None],
-            "redirect_uri": CLIENT_ID,
-        },
-    )
-    result = request(
-        "POST",
-        f"/auth/login_flow/{flow['flow_id']}",
-        {
-            "username": USER["username"],
-            "password": USER["password"],
-            "client_id": CLIENT_ID,
-        },
-    )
-    return token_from_code(result["result"])
+        if "stekker" not in info.get("solar_forecast_domains", []):
+            raise DemoError(f"energy/info lists no stekker forecast: {info}")
+        hours = forecasts.get(site_entry_id, {}).get("wh_hours", {})
+        total = sum(hours.values()) / 1000
+        if not hours or total <= 0:
+            raise DemoError(
+                f"energy/solar_forecast has no energy for the site: {hours}"
+            )
+        log(
+            f"Energy: the site's forecast is pickable and serves {len(hours)} hours, "
+            f"{total:.1f} kWh today and tomorrow"
+        )
+
+    def check_http_settings(self) -> None:
+        """HTTP runs on the stored stable settings: nothing pending that would revert."""
+        (issues,) = self.ws({"type": "repairs/list_issues"})
+        http_issues = [i["issue_id"] for i in issues["issues"] if i["domain"] == "http"]
+        if http_issues:
+            raise DemoError(f"Home Assistant raised HTTP repair issues: {http_issues}")
+        stored = json.loads((self.config / ".storage" / "http").read_text())["data"]
+        if stored.get("pending") is not None:
+            raise DemoError(f"a pending HTTP config would revert: {stored['pending']}")
+
+    def setup_errors(self) -> list[str]:
+        """Integrations that failed to set up, from the log (missing requirements)."""
+        path = self.config / "home-assistant.log"
+        lines = path.read_text(errors="replace").splitlines() if path.exists() else []
+        markers = ("Setup failed for", "No module named", "Unable to install package")
+        return [line for line in lines if any(m in line for m in markers)]
 
 
-def ensure_site(token: str) -> None:
-    """Add the site through the real config flow unless it is there already."""
-    entries = request(
-        "GET", "/api/config/config_entries/entry?domain=stekker", token=token
-    )
-    if entries:
+def write_http_settings(config: Path, port: int) -> None:
+    """HTTP on loopback as HA's stored, confirmed ("stable") settings.
+
+    Since Home Assistant 2026.10 an `http:` YAML block is only imported as a pending
+    setting that reverts (with a restart) unless someone confirms it in the UI.
+    Older versions read YAML, so they get the block there.
+    """
+    try:
+        from homeassistant.components.http import config as http_config
+    except ImportError:
+        with (config / "configuration.yaml").open("a") as yaml:
+            yaml.write(f"http:\n  server_host: {HOST}\n  server_port: {port}\n")
         return
-    flow = request(
-        "POST", "/api/config/config_entries/flow", {"handler": "stekker"}, token
+    stable = dict(
+        http_config.HTTP_STORAGE_SCHEMA({"server_host": [HOST], "server_port": port})
     )
-    steps: list[dict[str, Any]] = [
-        SITE,
-        {"next_step_id": "modbus_tcp"},
-        {
-            "host": "127.0.0.1",
-            "port": METER_PORT,
-            "unit_id": 1,
-            "profile": "sdm630",
-            "role": "grid",
-        },
-        {"next_step_id": "save"},
-    ]
-    for answer in steps:
-        flow = request(
-            "POST", f"/api/config/config_entries/flow/{flow['flow_id']}", answer, token
+    stable.update(
+        created_at="2026-01-01T00:00:00+00:00", error=None, error_message=None
+    )
+    storage = config / ".storage"
+    storage.mkdir(exist_ok=True)
+    (storage / "http").write_text(
+        json.dumps(
+            {
+                "version": http_config.STORAGE_VERSION,
+                "minor_version": http_config.STORAGE_MINOR_VERSION,
+                "key": http_config.STORAGE_KEY,
+                "data": {
+                    "stable": stable,
+                    "pending": None,
+                    "yaml_migration_done": True,
+                },
+            },
+            indent=2,
         )
-        if flow.get("errors"):
-            raise SystemExit(
-                f"config flow step {flow['step_id']} failed: {flow['errors']}"
-            )
-        if flow.get("step_id") == "verify":
-            log(
-                "meter readings shown to the installer: "
-                + json.dumps(flow["description_placeholders"])
-            )
-    if flow.get("type") != "create_entry":
-        raise SystemExit(f"config flow did not create the site: {flow}")
-    log(f"site '{flow['title']}' configured")
-    for name, unit_id in CHARGERS:
-        add_charger(token, flow["result"]["entry_id"], name, unit_id)
-    add_subentry(token, flow["result"]["entry_id"], "solar_array", [SOLAR_ARRAY])
-    log(f"solar array '{SOLAR_ARRAY['name']}' added (built-in forecast, offline)")
+    )
 
 
-def add_subentry(
-    token: str, entry_id: str, kind: str, answers: list[dict[str, Any]]
-) -> None:
-    """Run a subentry flow of the site to its end, answer by answer."""
-    base = "/api/config/config_entries/subentries/flow"
-    flow = request("POST", base, {"handler": [entry_id, kind]}, token)
-    for answer in answers:
-        flow = request("POST", f"{base}/{flow['flow_id']}", answer, token)
-        if flow.get("errors"):
-            raise SystemExit(f"{kind} flow failed: {flow['errors']}")
-    if flow.get("type") != "create_entry":
-        raise SystemExit(f"{kind} flow did not finish: {flow}")
+def write_onboarding(config: Path) -> None:
+    """Mark onboarding's later steps done before the first start.
 
+    The location, units and language are in configuration.yaml; onboarding's
+    core_config step would also add a weather service, internet radio and
+    text-to-speech, which go to the internet, and the demo stays on loopback.
+    The demo user is still created through onboarding's REST API.
+    """
+    from homeassistant.components import onboarding
 
-def add_charger(token: str, entry_id: str, name: str, unit_id: int) -> None:
-    """Add an Alfen socket through the real charger subentry flow."""
-    answers: list[dict[str, Any]] = [
-        {"next_step_id": "modbus"},
-        {
-            "name": name,
-            "host": "127.0.0.1",
-            "port": CHARGER_PORT,
-            "unit_id": unit_id,
-            "profile": "alfen_eve",
-            "phases": "3" if unit_id == 1 else "1",
-            "phase": "l1",
-            "min_a": 6,
-            "max_a": 16 if unit_id == 1 else 32,
-            "priority": 0,
-            "fail_safe_a": 6,
-        },
-        {"next_step_id": "save"},
-    ]
-    add_subentry(token, entry_id, "charger", answers)
-    log(f"charger '{name}' added")
-
-
-def site_states(token: str) -> list[dict[str, Any]]:
-    states: list[dict[str, Any]] = request("GET", "/api/states", token=token)
-    return [
-        s
-        for s in states
-        if s["entity_id"].startswith(
-            (
-                "sensor.demo_office",
-                "sensor.grid_meter",
-                "sensor.carport",
-                "binary_sensor.demo",
-            )
+    path = config / ".storage" / "onboarding"
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        json.dumps(
+            {
+                "version": onboarding.STORAGE_VERSION,
+                "minor_version": 1,
+                "key": onboarding.STORAGE_KEY,
+                "data": {"done": ["core_config", "analytics", "integration"]},
+            }
         )
-    ]
+    )
+
+
+def default_config() -> str:
+    """`default_config:`, or its list without go2rtc where that cannot start.
+
+    In a container Home Assistant runs the go2rtc binary its image ships (for
+    camera streams); a container without it fails go2rtc, and with it
+    default_config. There the demo lists default_config's other integrations.
+    """
+    from homeassistant.util.package import is_docker_env
+
+    if not is_docker_env() or shutil.which("go2rtc"):
+        return "default_config:"
+    import homeassistant.components
+
+    manifest = (
+        Path(homeassistant.components.__file__).parent
+        / "default_config"
+        / "manifest.json"
+    )
+    domains = json.loads(manifest.read_text())["dependencies"]
+    log("container without the go2rtc binary: default_config without go2rtc")
+    return "\n".join(f"{domain}:" for domain in domains if domain != "go2rtc")
+
+
+def tail(path: Path, count: int) -> str:
+    try:
+        with path.open(errors="replace") as lines:
+            return "".join(deque(lines, maxlen=count)).rstrip()
+    except FileNotFoundError:
+        return "(no log)"
 
 
 def numeric(states: list[dict[str, Any]], suffix: str) -> int:
@@ -272,103 +710,96 @@ def numeric(states: list[dict[str, Any]], suffix: str) -> int:
     return count
 
 
-def wait_for_headroom(token: str) -> list[dict[str, Any]]:
-    """Until the headroom is known and the balancer has set every charger."""
-    deadline = time.monotonic() + HEADROOM_TIMEOUT
-    while time.monotonic() < deadline:
-        states = site_states(token)
-        if numeric(states, "available_charging_power") and numeric(
-            states, "_setpoint"
-        ) == len(CHARGERS):
-            return states
-        time.sleep(1.0)
-    raise SystemExit("the site's headroom and charger setpoints did not get numbers")
+def run(demo: Demo, check: bool, screenshots: Path) -> int:
+    started = time.monotonic()
+    with demo.sim_log.open("ab") as sim_sink, demo.hass_log.open("ab") as hass_sink:
+        demo.start_sim(sim_sink)
+        demo.start_hass(hass_sink)
+        steps = demo.wait_for_http()
+        log(
+            f"Home Assistant answers on {demo.url} after {time.monotonic() - started:.0f} s"
+        )
+        demo.sign_in(steps)
+        site = demo.ensure_site()
+        states = demo.wait_for_headroom()
+        log(f"headroom known after {time.monotonic() - started:.0f} s")
+        for state in sorted(states, key=lambda s: s["entity_id"]):
+            unit = state["attributes"].get("unit_of_measurement", "")
+            print(f"  {state['entity_id']:55} {state['state']:>10} {unit}")
+        demo.ensure_energy(site)
+        demo.check_energy_forecast(site)
+        if check:
+            demo.check_http_settings()
+            if errors := demo.setup_errors():
+                raise DemoError(
+                    "integrations failed to set up:\n" + "\n".join(errors[:20])
+                )
+            browser_started = time.monotonic()
+            try:
+                demo_browser.check(
+                    demo, site, str(SITE["name"]), SOLAR_ENERGY_NAME, screenshots
+                )
+            except demo_browser.CheckFailed as err:
+                raise DemoError(str(err)) from err
+            log(
+                f"browser check passed in {time.monotonic() - browser_started:.0f} s; "
+                f"whole check {time.monotonic() - started:.0f} s"
+            )
+            return 0
+        log(
+            f"open {demo.url} and log in as {USER['username']} / {USER['password']}; "
+            "Ctrl-C stops"
+        )
+        while True:
+            time.sleep(1.0)
+            hass = demo.hass
+            assert hass is not None
+            code = hass.poll()
+            if code == RESTART_EXIT_CODE:
+                log("Home Assistant asked for a restart: starting it again")
+                demo.start_hass(hass_sink)
+                continue
+            if code == 0:  # stopped on request (the homeassistant.stop action)
+                log(demo.why_stopped("Home Assistant", hass, demo.hass_log))
+                return 0
+            demo.check_alive()
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
-        "--check", action="store_true", help="verify headless, then stop"
+        "--check",
+        action="store_true",
+        help="verify over REST and in headless Chromium, then stop",
+    )
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument(
+        "--screenshots",
+        type=Path,
+        default=None,
+        help="where --check saves its screenshots (default: the demo's directory)",
     )
     args = parser.parse_args()
-    CONFIG.mkdir(parents=True, exist_ok=True)
-    (CONFIG / "configuration.yaml").write_text(CONFIGURATION)
-    components = CONFIG / "custom_components"
-    components.mkdir(exist_ok=True)
-    link = components / "stekker"
-    if not link.is_symlink():
-        link.symlink_to(ROOT / "custom_components" / "stekker")
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    python = str(ROOT / ".venv" / "bin" / "python")
-    with (
-        (DEMO / "simsite.log").open("wb") as sim_log,
-        (DEMO / "hass.log").open("wb") as hass_log,
-    ):
-        return run(args.check, python, env, sim_log, hass_log)
-
-
-def run(
-    check: bool, python: str, env: dict[str, str], sim_log: Any, hass_log: Any
-) -> int:
-    started = time.monotonic()
-    children: list[subprocess.Popen[bytes]] = []
+    # Closing the terminal or `kill` stops the children too (the finally below).
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, lambda number, _frame: sys.exit(128 + number))
+    demo = Demo(args.port)
+    screenshots = (args.screenshots or demo.dir / "screenshots").resolve()
     try:
-        children.append(
-            subprocess.Popen(
-                [
-                    python,
-                    "-m",
-                    "simsite",
-                    "--port",
-                    str(METER_PORT),
-                    "--charger-port",
-                    str(CHARGER_PORT),
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=sim_log,
-                stderr=subprocess.STDOUT,
+        if args.check and (missing := demo_browser.missing_tools()):
+            raise DemoError(
+                "the browser check cannot run; missing:\n  - " + "\n  - ".join(missing)
             )
-        )
-        log(
-            f"simulated SDM630 meter on 127.0.0.1:{METER_PORT}, "
-            f"Alfen sockets on 127.0.0.1:{CHARGER_PORT}"
-        )
-        hass = subprocess.Popen(
-            [python, "-m", "homeassistant", "-c", str(CONFIG), "--skip-pip"],
-            cwd=ROOT,
-            env=env,
-            stdout=hass_log,
-            stderr=subprocess.STDOUT,
-        )
-        children.append(hass)
-        steps = wait_for_http(hass)
-        log(f"Home Assistant answers after {time.monotonic() - started:.0f} s")
-        token = sign_in(steps)
-        ensure_site(token)
-        states = wait_for_headroom(token)
-        log(f"headroom known after {time.monotonic() - started:.0f} s")
-        for state in sorted(states, key=lambda s: s["entity_id"]):
-            unit = state["attributes"].get("unit_of_measurement", "")
-            print(f"  {state['entity_id']:55} {state['state']:>10} {unit}")
-        if check:
-            return 0
-        log(
-            f"open {HA_URL} and log in as {USER['username']} / {USER['password']}; Ctrl-C stops"
-        )
-        hass.wait()
-        return hass.returncode
+        demo.prepare()
+        return run(demo, args.check, screenshots)
     except KeyboardInterrupt:
+        log("stopping")
         return 0
+    except DemoError as err:
+        print(f"demo: FAILED: {err}", file=sys.stderr, flush=True)
+        return 1
     finally:
-        for child in reversed(children):
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        for child in children:
-            try:
-                child.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        demo.stop()
 
 
 if __name__ == "__main__":

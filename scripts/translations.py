@@ -2,6 +2,11 @@
 
 Home Assistant resolves such references only for core integrations, so a custom
 integration ships them resolved. `scripts/lint` runs this; a test checks it was.
+
+Also refuses keys that hassfest refuses: translation keys (selector options, entity
+keys and states, state attributes, devices, services and their fields) must be
+lower-case letters, digits, `-` and `_`, neither starting nor ending with `-`/`_` nor
+doubling them; exception keys must be slugs.
 """
 
 import json
@@ -12,6 +17,41 @@ from typing import Any
 
 COMPONENT = Path(__file__).resolve().parent.parent / "custom_components" / "stekker"
 REFERENCE = re.compile(r"\[%key:component::stekker::([a-z0-9_:]+)%\]")
+TRANSLATION_KEY = re.compile(r"^(?![-_])(?!.*[-_]{2})[a-z0-9_-]+(?<![-_])$")
+SLUG = re.compile(r"^[a-z0-9_]+$")
+
+
+def key_problems(strings: dict[str, Any]) -> list[str]:
+    """Keys Home Assistant's hassfest would refuse, each with where it is."""
+    problems: list[str] = []
+
+    def check(keys: Any, where: str, rule: re.Pattern[str] = TRANSLATION_KEY) -> None:
+        for key in keys if isinstance(keys, dict) else ():
+            if not rule.match(key):
+                kind = "slug" if rule is SLUG else "translation key"
+                problems.append(f"invalid {kind} {key!r} at {where}")
+
+    for name, selector in strings.get("selector", {}).items():
+        for part in ("options", "choices", "unit_of_measurement"):
+            check(selector.get(part), f"selector.{name}.{part}")
+    for platform, entities in strings.get("entity", {}).items():
+        check({platform: None}, "entity", SLUG)
+        check(entities, f"entity.{platform}")
+        for key, entity in entities.items():
+            where = f"entity.{platform}.{key}"
+            check(entity.get("state"), f"{where}.state")
+            attributes = entity.get("state_attributes", {})
+            check(attributes, f"{where}.state_attributes")
+            for attribute, info in attributes.items():
+                check(info.get("state"), f"{where}.state_attributes.{attribute}.state")
+    check(strings.get("device"), "device")
+    services = strings.get("services", {})
+    check(services, "services")
+    for name, service in services.items():
+        check(service.get("fields"), f"services.{name}.fields")
+        check(service.get("sections"), f"services.{name}.sections")
+    check(strings.get("exceptions"), "exceptions", SLUG)
+    return problems
 
 
 def resolve(strings: dict[str, Any]) -> dict[str, Any]:
@@ -37,6 +77,9 @@ def resolve(strings: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> int:
     strings = json.loads((COMPONENT / "strings.json").read_text(encoding="utf-8"))
+    if problems := key_problems(strings):
+        print("strings.json: " + "\n  ".join(["keys hassfest refuses:", *problems]))
+        return 1
     text = json.dumps(resolve(strings), indent=2, ensure_ascii=False) + "\n"
     target = COMPONENT / "translations" / "en.json"
     if "--check" in sys.argv:

@@ -1,5 +1,7 @@
 """More meters as subentries, reconfiguring the limits, options, diagnostics."""
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -7,11 +9,15 @@ from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 
+from custom_components.stekker import config_flow
 from custom_components.stekker.const import DOMAIN, SUBENTRY_METER
 from custom_components.stekker.diagnostics import async_get_config_entry_diagnostics
+from custom_components.stekker.meter import meter_source
 from simsite.modbus_server import ModbusSimServer
 
 from .conftest import modbus_meter, site_entry
+
+COMPONENT = Path(__file__).resolve().parent.parent / "custom_components" / "stekker"
 
 
 async def add_meter(
@@ -69,7 +75,20 @@ async def test_second_grid_meter_is_refused(
     assert len(entry.subentries) == 1
 
 
-async def test_serial_meter_that_is_not_there(hass: HomeAssistant) -> None:
+@pytest.mark.parametrize(
+    ("choice", "stored"), [("none", "N"), ("even", "E"), ("odd", "O")]
+)
+async def test_serial_meter_that_is_not_there(
+    hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch, choice: str, stored: str
+) -> None:
+    """The form offers lower-case parity keys; the meter is read with N, E or O."""
+    seen: list[dict[str, Any]] = []
+
+    def recording_meter_source(hass: HomeAssistant, data: dict[str, Any]) -> Any:
+        seen.append(dict(data))
+        return meter_source(hass, data)
+
+    monkeypatch.setattr(config_flow, "meter_source", recording_meter_source)
     entry = site_entry()
     entry.add_to_hass(hass)
     result = await add_meter(
@@ -79,7 +98,7 @@ async def test_serial_meter_that_is_not_there(hass: HomeAssistant) -> None:
         {
             "serial_port": "/dev/stekker-test-no-such-port",
             "baudrate": "9600",
-            "parity": "N",
+            "parity": choice,
             "stopbits": "1",
             "bytesize": "8",
             "unit_id": 1,
@@ -89,6 +108,12 @@ async def test_serial_meter_that_is_not_there(hass: HomeAssistant) -> None:
     )
     assert result["errors"] == {"base": "cannot_connect"}
     assert entry.subentries == {}
+    assert [data["parity"] for data in seen] == [stored]
+
+
+async def test_parity_choices_are_the_translated_options() -> None:
+    options = json.loads((COMPONENT / "strings.json").read_text())["selector"]["parity"]
+    assert set(options["options"]) == set(config_flow.PARITY)
 
 
 async def test_reconfigure_limits(hass: HomeAssistant) -> None:

@@ -1,7 +1,7 @@
 """Config flow: the site, its first meter (read live before saving), more meters."""
 
 from collections.abc import Mapping
-from typing import Any, override
+from typing import Any, Final, override
 
 import probatio
 from homeassistant.components.sensor import SensorDeviceClass
@@ -102,12 +102,15 @@ TCP_SCHEMA = {
     **UNIT_ID,
     probatio.Required(CONF_PROFILE, default="sdm630"): PROFILE_SELECTOR,
 }
+# The form's choices (translation keys must be lower case) -> what the entry stores
+# and the serial transport takes.
+PARITY: Final = {"none": "N", "even": "E", "odd": "O"}
 SERIAL_SCHEMA = {
     probatio.Required(CONF_SERIAL_PORT): selector.TextSelector(),
     probatio.Required(CONF_BAUDRATE, default="9600"): dropdown(
         ["2400", "4800", "9600", "19200", "38400", "57600", "115200"], "baudrate"
     ),
-    probatio.Required(CONF_PARITY, default="N"): dropdown(["N", "E", "O"], "parity"),
+    probatio.Required(CONF_PARITY, default="none"): dropdown(list(PARITY), "parity"),
     probatio.Required(CONF_STOPBITS, default="1"): dropdown(["1", "2"], "stopbits"),
     probatio.Required(CONF_BYTESIZE, default="8"): dropdown(["7", "8"], "bytesize"),
     **UNIT_ID,
@@ -222,6 +225,8 @@ class MeterSteps(FlowHandler[Any, Any, Any]):
         placeholders: dict[str, str] = {}
         if user_input is not None:
             data = {CONF_SOURCE: source, **user_input}
+            if CONF_PARITY in data:
+                data[CONF_PARITY] = PARITY[data[CONF_PARITY]]
             for key in (CONF_PORT, CONF_UNIT_ID):
                 if key in data:
                     data[key] = int(data[key])
