@@ -6,7 +6,8 @@ integration ships them resolved. `scripts/lint` runs this; a test checks it was.
 Also refuses keys that hassfest refuses: translation keys (selector options, entity
 keys and states, state attributes, devices, services and their fields) must be
 lower-case letters, digits, `-` and `_`, neither starting nor ending with `-`/`_` nor
-doubling them; exception keys must be slugs.
+doubling them; exception keys must be slugs. With --check it also fails when
+translations/nl.json has other keys than English.
 """
 
 import json
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 COMPONENT = Path(__file__).resolve().parent.parent / "custom_components" / "stekker"
+TRANSLATIONS = ("nl",)  # besides English, each with exactly English's keys
 REFERENCE = re.compile(r"\[%key:component::stekker::([a-z0-9_:]+)%\]")
 TRANSLATION_KEY = re.compile(r"^(?![-_])(?!.*[-_]{2})[a-z0-9_-]+(?<![-_])$")
 SLUG = re.compile(r"^[a-z0-9_]+$")
@@ -75,15 +77,50 @@ def resolve(strings: dict[str, Any]) -> dict[str, Any]:
     return resolved
 
 
+def keys(node: Any, prefix: str = "") -> set[str]:
+    """Every key path of a translation tree, nested keys joined by dots."""
+    if not isinstance(node, dict):
+        return {prefix}
+    paths: set[str] = set()
+    for key, value in node.items():
+        paths |= keys(value, f"{prefix}.{key}" if prefix else key)
+    return paths
+
+
+def key_differences(english: dict[str, Any], other: dict[str, Any]) -> list[str]:
+    """What a translation misses or has extra compared with English, one per line."""
+    ours, theirs = keys(english), keys(other)
+    return [f"missing: {path}" for path in sorted(ours - theirs)] + [
+        f"extra: {path}" for path in sorted(theirs - ours)
+    ]
+
+
 def main() -> int:
     strings = json.loads((COMPONENT / "strings.json").read_text(encoding="utf-8"))
     if problems := key_problems(strings):
         print("strings.json: " + "\n  ".join(["keys hassfest refuses:", *problems]))
         return 1
-    text = json.dumps(resolve(strings), indent=2, ensure_ascii=False) + "\n"
+    english = resolve(strings)
+    text = json.dumps(english, indent=2, ensure_ascii=False) + "\n"
     target = COMPONENT / "translations" / "en.json"
     if "--check" in sys.argv:
-        return 0 if target.read_text(encoding="utf-8") == text else 1
+        ok = target.read_text(encoding="utf-8") == text
+        if not ok:
+            print("translations/en.json is stale: run scripts/lint", file=sys.stderr)
+        for name in TRANSLATIONS:
+            path = COMPONENT / "translations" / f"{name}.json"
+            differences = key_differences(
+                english, json.loads(path.read_text(encoding="utf-8"))
+            )
+            if differences:
+                ok = False
+                print(
+                    f"translations/{name}.json has other keys than English:",
+                    *differences,
+                    sep="\n  ",
+                    file=sys.stderr,
+                )
+        return 0 if ok else 1
     target.write_text(text, encoding="utf-8")
     return 0
 

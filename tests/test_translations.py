@@ -1,9 +1,14 @@
-"""The shipped English translations are strings.json with references resolved."""
+"""The shipped English translations are strings.json with references resolved.
+
+Every other shipped language has exactly English's keys and placeholders.
+"""
 
 import importlib.util
 import json
+import re
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -75,3 +80,50 @@ def test_translation_check_refuses_what_hassfest_refuses(
     strings: dict[str, Any], problem: str
 ) -> None:
     assert translations.key_problems(strings) == [problem]
+
+
+PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+def _load(name: str) -> dict[str, Any]:
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [key for key, _ in pairs]
+        assert len(keys) == len(set(keys)), f"{name}.json repeats a key in {keys}"
+        return dict(pairs)
+
+    text = (COMPONENT / "translations" / f"{name}.json").read_text(encoding="utf-8")
+    loaded: dict[str, Any] = json.loads(text, object_pairs_hook=no_duplicates)
+    return loaded
+
+
+def _strings(node: Any, path: str = "") -> dict[str, Any]:
+    """Every leaf of a translation tree by its dotted key path."""
+    if not isinstance(node, dict):
+        return {path: node}
+    leaves: dict[str, Any] = {}
+    for key, value in node.items():
+        leaves |= _strings(value, f"{path}.{key}" if path else key)
+    return leaves
+
+
+def test_nl_json_has_exactly_the_keys_of_en_json() -> None:
+    english, dutch = _strings(_load("en")), _strings(_load("nl"))
+    missing = sorted(english.keys() - dutch.keys())
+    extra = sorted(dutch.keys() - english.keys())
+    assert not missing, f"translations/nl.json lacks {missing}"
+    assert not extra, f"translations/nl.json has keys English has not: {extra}"
+
+
+def test_nl_json_keeps_every_placeholder_of_en_json() -> None:
+    english, dutch = _strings(_load("en")), _strings(_load("nl"))
+    for path in english.keys() & dutch.keys():
+        en_names = Counter(PLACEHOLDER.findall(english[path]))
+        nl_names = Counter(PLACEHOLDER.findall(dutch[path]))
+        assert set(nl_names) == set(en_names), f"{path}: {nl_names} != {en_names}"
+        assert nl_names == en_names, f"{path}: {nl_names} != {en_names}"
+
+
+def test_nl_json_is_valid_json_without_empty_strings() -> None:
+    for path, text in _strings(_load("nl")).items():
+        assert isinstance(text, str), f"{path} is not a string: {text!r}"
+        assert text.strip(), f"{path} is empty"
