@@ -10,14 +10,10 @@ from homeassistant.helpers.typing import ConfigType
 from .balancer import BalancerCoordinator, Charger, fail_safe_current
 from .charger_driver import charger_driver, spec_from
 from .const import DOMAIN, SUBENTRY_CHARGER, SUBENTRY_METER
-from .coordinator import (
-    HeadroomCoordinator,
-    MeterCoordinator,
-    StekkerConfigEntry,
-    StekkerRuntimeData,
-)
+from .coordinator import HeadroomCoordinator, MeterCoordinator
 from .entity import register_site_device
 from .meter import meter_source
+from .runtime import StekkerConfigEntry, StekkerRuntimeData
 from .site_config import site_from
 from .solar_forecast import async_remove_solar_store, async_setup_solar_forecast
 

@@ -38,12 +38,7 @@ from .const import (
     DOMAIN,
     LOGGER,
 )
-from .coordinator import (
-    HeadroomCoordinator,
-    StekkerConfigEntry,
-    poll_interval,
-    stale_time,
-)
+from .coordinator import HeadroomCoordinator, poll_interval, stale_time
 from .engine.accounting import (
     DEFAULT_LAG_S,
     ChargerAccount,
@@ -56,6 +51,7 @@ from .engine.allocator import AllocatorConfig, AllocatorMemory, Limit
 from .engine.charger import ChargerSpec
 from .engine.control import ChargerInput, Mode, State, decide
 from .engine.site import PHASES
+from .runtime import StekkerConfigEntry
 
 # Bound on one read or write of a charger: inside the 1 s control cycle.
 DEVICE_TIMEOUT_S: Final = 1.0

@@ -15,8 +15,8 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .balancer import LIMITED_BY, STATES, BalancerCoordinator, BalancerState, Charger
 from .charger_entity import ChargerEntity, async_add_charger_entities
-from .coordinator import StekkerConfigEntry
 from .entity import CycleSensor, site_device
+from .runtime import StekkerConfigEntry
 
 
 @dataclass(frozen=True, kw_only=True)

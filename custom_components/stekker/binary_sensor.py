@@ -11,8 +11,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .balancer import FAULT, BalancerCoordinator
-from .coordinator import StekkerConfigEntry
 from .entity import StekkerEntity, site_device
+from .runtime import StekkerConfigEntry
 
 PARALLEL_UPDATES = 0
 

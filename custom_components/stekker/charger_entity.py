@@ -6,8 +6,8 @@ from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .balancer import BalancerCoordinator, Charger
-from .coordinator import StekkerConfigEntry
 from .entity import StekkerEntity, charger_device
+from .runtime import StekkerConfigEntry
 
 
 class ChargerEntity(StekkerEntity[BalancerCoordinator]):

@@ -2,9 +2,8 @@
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Final, override
+from typing import Final, override
 
 from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 from homeassistant.core import HomeAssistant, callback
@@ -27,29 +26,11 @@ from .engine.headroom import Headroom, compute_headroom
 from .engine.readings import MeterReading
 from .engine.site import PHASES, MeterRole, Site
 from .meter import MeterReadError, MeterSource, SensorMeterSource, read_checked
+from .runtime import StekkerConfigEntry
 
 # A Modbus meter whose every register stays the same this long has frozen (a
 # gateway serving a cached answer); a live meter's power and energy move.
 FROZEN_S: Final = 10.0
-
-if TYPE_CHECKING:
-    from .balancer import BalancerCoordinator
-    from .solar_forecast import SolarForecastCoordinator
-
-
-@dataclass(kw_only=True)
-class StekkerRuntimeData:
-    """What a running site holds."""
-
-    site: Site
-    site_device_id: str
-    meters: dict[str, MeterCoordinator]
-    headroom: HeadroomCoordinator
-    balancer: BalancerCoordinator
-    solar: SolarForecastCoordinator | None = None
-
-
-type StekkerConfigEntry = ConfigEntry[StekkerRuntimeData]
 
 
 def poll_interval(entry: ConfigEntry) -> timedelta:

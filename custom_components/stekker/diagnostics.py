@@ -8,7 +8,7 @@ from homeassistant.const import CONF_API_KEY, CONF_HOST, CONF_LATITUDE, CONF_LON
 from homeassistant.core import HomeAssistant
 
 from .const import CONF_EAN, CONF_SERIAL_PORT
-from .coordinator import StekkerConfigEntry
+from .runtime import StekkerConfigEntry
 
 TO_REDACT = {
     CONF_API_KEY,

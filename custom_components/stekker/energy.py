@@ -6,7 +6,7 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 
 from .const import DOMAIN
-from .coordinator import StekkerConfigEntry
+from .runtime import StekkerConfigEntry
 
 _HOUR = timedelta(hours=1)
 

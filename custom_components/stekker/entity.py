@@ -23,8 +23,8 @@ from .const import (
     DRIVER_MODBUS,
     SOURCE_SENSORS,
 )
-from .coordinator import StekkerConfigEntry
 from .modbus.profiles import CHARGER_PROFILES, METER_PROFILES
+from .runtime import StekkerConfigEntry
 
 
 def site_device(entry: StekkerConfigEntry) -> DeviceInfo:

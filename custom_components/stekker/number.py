@@ -11,7 +11,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .charger_entity import ChargerEntity, async_add_charger_entities
-from .coordinator import StekkerConfigEntry
+from .runtime import StekkerConfigEntry
 
 PARALLEL_UPDATES = 0
 

@@ -22,7 +22,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .balancer_sensor import async_add_balancer_sensors
-from .coordinator import HeadroomCoordinator, MeterCoordinator, StekkerConfigEntry
+from .coordinator import HeadroomCoordinator, MeterCoordinator
 from .engine.headroom import Headroom
 from .engine.readings import (
     EXPORT_KWH,
@@ -34,6 +34,7 @@ from .engine.readings import (
 )
 from .engine.site import PHASES
 from .entity import CycleSensor, meter_device, site_device
+from .runtime import StekkerConfigEntry
 from .solar_sensor import async_add_solar_sensors
 
 PARALLEL_UPDATES = 0

@@ -52,7 +52,6 @@ from .const import (
     LOGGER,
     SUBENTRY_SOLAR_ARRAY,
 )
-from .coordinator import StekkerConfigEntry
 from .engine.solar import SolarArray, energy_between_kwh, forecast_series
 from .forecast import (
     MIN_REFRESH_INTERVAL,
@@ -66,6 +65,7 @@ from .forecast import (
     PlaneSpec,
     spread_schedule,
 )
+from .runtime import StekkerConfigEntry
 
 # Sensors' "now" values move on at this pace; web sources are asked far less often.
 UPDATE_INTERVAL = timedelta(minutes=5)

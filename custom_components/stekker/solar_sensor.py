@@ -18,11 +18,11 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN
-from .coordinator import StekkerConfigEntry
 from .engine.headroom import Headroom
 from .engine.site import Site
 from .engine.solar import peak
 from .entity import StekkerEntity, site_device
+from .runtime import StekkerConfigEntry
 from .solar_forecast import (
     SOURCE_STATES,
     STEP,

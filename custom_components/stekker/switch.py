@@ -9,7 +9,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import RestoreEntity
 
 from .charger_entity import ChargerEntity, async_add_charger_entities
-from .coordinator import StekkerConfigEntry
+from .runtime import StekkerConfigEntry
 
 PARALLEL_UPDATES = 0
 
