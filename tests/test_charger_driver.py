@@ -173,18 +173,20 @@ async def test_alfen_write_and_unreachable(hass: HomeAssistant) -> None:
 async def test_rounding_never_lands_below_the_minimum(hass: HomeAssistant) -> None:
     """6 A on three phases is 4140 W; a 100 W step would make it 5.94 A: pause.
 
-    The balancer learns the exact minimum the entity can take (4200 W = 6.087 A)
-    from `narrow`, so it allocates 0 or at least that.
+    A charger turns watts into amperes at its own voltage, up to 253 V: 6 A there
+    is 4554 W, so the least value is 4600 W (6.67 A at 230 V). The balancer learns
+    it from `narrow` and allocates 0 or at least that.
     """
     await watt_number(hass, step=100)
     driver = EntityChargerDriver(hass, THREE, 230.0, "number.wallbox_power_limit")
     assert driver.quantize(6.0) == 0.0
-    assert driver.quantize(6.5) == pytest.approx(4400 / 690)
+    assert driver.quantize(6.5) == 0.0  # 4400 W: 5.8 A at 253 V
+    assert driver.quantize(7.0) == pytest.approx(4800 / 690)
     narrowed = driver.narrow(THREE)
-    assert narrowed.min_a == pytest.approx(4200 / 690)
+    assert narrowed.min_a == pytest.approx(4600 / 690)
     assert driver.quantize(narrowed.min_a) == narrowed.min_a
-    assert await driver.write(driver.quantize(6.5)) == pytest.approx(4400 / 690)
-    assert hass.states.get("number.wallbox_power_limit").state == "4400.0"
+    assert await driver.write(driver.quantize(7.0)) == pytest.approx(4800 / 690)
+    assert hass.states.get("number.wallbox_power_limit").state == "4800.0"
 
 
 @pytest.mark.parametrize(

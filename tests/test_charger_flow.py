@@ -364,3 +364,31 @@ async def test_an_entity_that_cannot_reach_the_minimum_is_refused(
     assert result["errors"] == {"base": "limits_conflict"}
     assert result["description_placeholders"]["max"] == "5"
     await hass.async_block_till_done()
+
+
+async def test_a_charger_must_fit_a_one_phase_site(hass: HomeAssistant) -> None:
+    """Review: on a one-phase site a 3-phase charger, or one on L2, never charges."""
+    entry = MockConfigEntry(
+        domain="stekker",
+        title="Flat",
+        data={"gtv_kw": 9.0, "phases": 1, "fuse_a": 40.0, "voltage_v": 230.0},
+        options={"margin_kw": 0.5, "poll_interval": 60.0},
+    )
+    entry.add_to_hass(hass)
+    await template_numbers(hass, ["ocpp"])
+    flow_id = await open_flow(hass, entry.entry_id, "entity")
+    result = await hass.config_entries.subentries.async_configure(
+        flow_id, {"name": "A", "number_entity": "number.ocpp_max_current", **LIMITS}
+    )
+    assert result["errors"] == {"phases": "phases_above_site"}
+    result = await hass.config_entries.subentries.async_configure(
+        flow_id,
+        {
+            "name": "A",
+            "number_entity": "number.ocpp_max_current",
+            **LIMITS,
+            "phases": "1",
+            "phase": "l2",
+        },
+    )
+    assert result["errors"] == {"phase": "phase_not_on_site"}

@@ -8,6 +8,7 @@ GTV may be exceeded (the cars' lag + one control cycle) and says what it proves.
 """
 
 import asyncio
+import math
 from collections.abc import Mapping
 from itertools import pairwise
 from typing import Any
@@ -332,8 +333,19 @@ async def test_entity_grids_never_pause_a_running_car_by_rounding(
             else:
                 # It cannot pause: it is held at its minimum, the fuse still holds.
                 assert amps == number["min"]
-        if number["min"] <= 6:
+        # Its least value gives 6 A at the charger even at 253 V (watts) and is
+        # on the entity's grid: the car charges if that fits the 7.8 A of room.
+        step, per_amp = (
+            number["step"],
+            {"A": 1.0, "W": phases * 230.0}.get(number["unit"], phases * 0.23),
+        )
+        watts = number["unit"] != "A"
+        least = math.ceil(6.0 * per_amp * (1.1 if watts else 1.0) / step - 1e-6)
+        least_a = max(number["min"], least * step) / per_amp
+        if least_a <= 7.8:
             assert states[-1][0] in ("charging", "limited")
+        else:
+            assert states[-1][1] == 0.0 or not number["min"] <= 6
 
 
 # 3. Chargers that do not do what they are told ---------------------------------
@@ -365,14 +377,18 @@ async def test_a_dropped_write_is_noticed_and_told_again(hass: HomeAssistant) ->
         assert hass.states.get("sensor.a_balancing_state").state == "fault"
         # B made room for A's 16 A.
         assert loop.site.history[-1].setpoints_a["B"] <= 40 - 15 - 16
-        assert over_run(loop, 40, 27) <= 2
+        assert (
+            over_run(loop, 40, 27) <= 3
+        )  # the step, the 2 s an entity may take, 1 cycle
         written = loop.writes["number.a_max_current"]
         loop.flag("A", "drop", on=False)
         await loop.cycle(12)
         assert loop.writes["number.a_max_current"] > written  # told again
         assert loop.site.history[-1].setpoints_a["A"] < 16.0
         assert issue(loop, f"charger_not_obeying_{charger_id(loop, 'A')}") is None
-        assert over_run(loop, 40, 27) <= 2
+        assert (
+            over_run(loop, 40, 27) <= 3
+        )  # the step, the 2 s an entity may take, 1 cycle
 
 
 async def test_an_entity_that_goes_unavailable_and_comes_back_with_its_old_value(
@@ -740,3 +756,50 @@ async def test_the_binding_limit_is_a_sensor(hass: HomeAssistant) -> None:
         await site.meter.stop()
         await loop.cycle(6)
         assert hass.states.get("sensor.a_limited_by").state == "fail_safe"
+
+
+async def test_a_restart_does_not_cut_a_car_without_a_power_sensor(
+    hass: HomeAssistant,
+) -> None:
+    """Review: after a restart the charger's own setpoint is what it runs at; its
+    draw is not taken for building load (which paused the car)."""
+    cars = {"A": Car("a")}
+    chargers = {"A": {**entity_charger("A"), "power_entity": None}}
+    async with closed_loop(
+        hass,
+        site_of(Load(5, 5, 5), cars),
+        chargers,
+        site_data=limits(25, 17),
+        options=FAST,
+    ) as loop:
+        await loop.cycle(40)
+        assert loop.setpoints()["A"] == 16.0
+        assert await hass.config_entries.async_reload(loop.entry.entry_id)
+        await hass.async_block_till_done()
+        loop.entry.runtime_data.balancer.clock = loop.now
+        restarted = len(loop.site.history)
+        await loop.cycle(20)
+        assert all(s.draws_a["A"] == 16.0 for s in loop.site.history[restarted:])
+
+
+async def test_slow_power_sensors_do_not_make_cars_swap_turns_for_ever(
+    hass: HomeAssistant,
+) -> None:
+    """Review: room for one car; the power sensors report every 20 s. A car just
+    started still shows 0 W from before: that is no reason to call it idle and
+    give its turn away (both cars then never charged)."""
+    cars = {"A": Car("a"), "B": Car("b")}
+    chargers = {"A": entity_charger("A"), "B": entity_charger("B")}
+    options = {**FAST, "rotation_s": 120.0}
+    async with closed_loop(
+        hass,
+        site_of(Load(30, 30, 30), cars),
+        chargers,
+        site_data=limits(40, 27),
+        options=options,
+        power_every={"A": 20, "B": 20},
+    ) as loop:
+        loop.on_cycle.append(never_below_minimum)
+        await loop.cycle(600)
+        assert charging_share(loop, "A", 60) + charging_share(loop, "B", 60) > 0.9
+        assert starts(loop, "A") + starts(loop, "B") <= 8

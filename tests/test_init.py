@@ -16,6 +16,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.stekker.const import DOMAIN
 from custom_components.stekker.meter import DATA_HUB
 from custom_components.stekker.modbus.codec import plan_blocks
+from custom_components.stekker.modbus.profiles import METER_PROFILES
 from custom_components.stekker.modbus.transport import ModbusHub
 from simsite.modbus_server import ModbusSimServer
 
@@ -345,3 +346,33 @@ async def test_a_slow_sensor_meter_is_given_its_own_interval(
     await cycle(hass, entry)
     assert hass.states.get("sensor.office_grid_power").state == STATE_UNAVAILABLE
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_one_phase_charger_meter_credits_no_phase(
+    hass: HomeAssistant, meter_server: ModbusSimServer
+) -> None:
+    """Review: an SDM120 as a charger sub-meter reports on its own L1, whatever
+    site phase its charger is on: its current must not widen the site's L1."""
+    sub = ModbusSimServer()
+    sub.set_meter(
+        3,
+        METER_PROFILES["sdm120"],
+        {"power_w": 3680.0, "current_l1_a": 16.0, "voltage_l1_v": 230.0},
+    )
+    await sub.start()
+    try:
+        charger_meter = {
+            **modbus_meter(sub.port, role="charger", profile="sdm120"),
+            "unit_id": 3,
+        }
+        entry = site_entry(modbus_meter(meter_server.port), charger_meter)
+        await setup(hass, entry)
+        values = sdm630_values()
+        margin_a = 1000 / (3 * 230)
+        # No credit on L1 from the one-phase meter: the room is the grid's alone.
+        assert value(hass, "sensor.office_available_current_l1") == pytest.approx(
+            80 - margin_a - values["current_l1_a"], abs=1e-3
+        )
+        await hass.config_entries.async_unload(entry.entry_id)
+    finally:
+        await sub.stop()

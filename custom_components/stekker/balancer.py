@@ -259,12 +259,14 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
         self.async_set_updated_data(state)
 
     async def _cycle(self) -> BalancerState:
-        now = self.clock()
         volts = self.headroom.phase_voltages()
+        start = self.clock()
         await asyncio.gather(
-            *(self._read(c, now, volts) for c in self.chargers.values())
+            *(self._read(c, start, volts) for c in self.chargers.values())
         )
-        inputs = [self._input(c, now) for c in self.chargers.values()]
+        # Reads take up to DEVICE_TIMEOUT_S: judge the meter's age after them.
+        now = self.clock()
+        inputs = [self._input(c, start, now) for c in self.chargers.values()]
         credit = total_credit({i.spec.id: i.account for i in inputs})
         self.headroom.charger_draw = credit
         self.headroom.async_recompute()
@@ -341,10 +343,17 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
             charging_kw=sum(credit.values()) * volts_nominal / 1000.0,
         )
 
-    def _input(self, charger: Charger, now: float) -> ChargerInput:
-        """The charger as the decision sees it; its account is kept for entities."""
+    def _input(self, charger: Charger, start: float, now: float) -> ChargerInput:
+        """The charger as the decision sees it; its account is kept for entities.
+
+        A measurement is of this cycle when it was taken (or first seen) by this
+        cycle's reads, which began at ``start``.
+        """
         reading = charger.reading
         spec = charger.limited_spec
+        if charger.log.amps is None and reading is not None and reading.setpoint_a:
+            # After a restart: the charger's own setpoint is what it runs at.
+            charger.log = SetpointLog(reading.setpoint_a)
         steered = (
             charger.enabled and charger.problem is None and charger.pending is None
         )
@@ -362,7 +371,7 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
             measured_a=None if reading is None else reading.phase_a,
             measured_at=None if reading is None else reading.measured_at,
         )
-        charger.account = account(observation, now, self.lag_s, self.cycle_s + 0.5)
+        charger.account = account(observation, now, self.lag_s, now - start)
         return ChargerInput(
             spec=spec,
             account=charger.account,
@@ -508,7 +517,8 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
             if charger.write_error is not None:
                 LOGGER.info("Charger %s accepts setpoints again", charger.name)
             charger.write_error = None
-            charger.log = charger.log.written(task.result(), now)
+            # The car's lag runs from when the write landed.
+            charger.log = charger.log.written(task.result(), self.clock())
         return landed
 
     def _spawn(

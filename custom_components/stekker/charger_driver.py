@@ -182,9 +182,22 @@ class EntityChargerDriver:
         high = _attribute(state, ATTR_MAX, math.inf)
         return self._per_amp(state), step, low, high
 
+    def _lowest(self, state: State, min_a: float) -> float:
+        """The least value on the entity's grid that gives at least ``min_a``.
+
+        A charger given watts turns them into amperes at its own voltage: its least
+        value must give the minimum even at the highest the grid may have (+10 %).
+        """
+        per_amp, step, low, _high = self._grid(state)
+        least = min_a * per_amp
+        if state.attributes.get(ATTR_UNIT_OF_MEASUREMENT) in PowerConverter.VALID_UNITS:
+            least *= 1.1
+        return max(low, math.ceil(least / step - _SLACK) * step)
+
     def narrow(self, spec: ChargerSpec) -> ChargerSpec:
-        per_amp, step, low, high = self._grid(self._number())
-        lowest = max(low, math.ceil(spec.min_a * per_amp / step - _SLACK) * step)
+        state = self._number()
+        per_amp, step, low, high = self._grid(state)
+        lowest = self._lowest(state, spec.min_a)
         highest = min(high, math.floor(spec.max_a * per_amp / step + _SLACK) * step)
         min_a, max_a = round(lowest / per_amp, 6), round(highest / per_amp, 6)
         if not spec.min_a <= min_a <= max_a:
@@ -197,12 +210,12 @@ class EntityChargerDriver:
         return replace(spec, min_a=min_a, max_a=max_a, can_pause=low <= _SLACK)
 
     def quantize(self, amps: float) -> float:
-        per_amp, step, low, high = self._grid(self._number())
+        state = self._number()
+        per_amp, step, _low, high = self._grid(state)
         value = min(high, math.floor(amps * per_amp / step + _SLACK) * step)
-        written = round(value / per_amp, 6)
-        if written < self.spec.min_a - _SLACK or value < low - _SLACK:
+        if value < self._lowest(state, self.spec.min_a) - _SLACK:
             return 0.0
-        return written
+        return round(value / per_amp, 6)
 
     async def read(self, now: float, volts: Mapping[str, float]) -> ChargerReading:
         state = self._number()

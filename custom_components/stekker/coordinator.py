@@ -22,7 +22,7 @@ from .const import (
     MAX_STALE_S,
     SOURCE_SENSORS,
 )
-from .engine.headroom import Headroom, compute_headroom
+from .engine.headroom import Headroom, compute_headroom, credited_power
 from .engine.readings import MeterReading
 from .engine.site import PHASES, MeterRole, Site
 from .meter import MeterReadError, MeterSource, SensorMeterSource, read_checked
@@ -198,15 +198,25 @@ class HeadroomCoordinator(DataUpdateCoordinator[Headroom]):
         chargers = self._latest(MeterRole.CHARGER)
         solar = self._latest(MeterRole.SOLAR)
         charger_w: float | None = None
-        charger_a = self.charger_draw
+        charger_a = dict(self.charger_draw or {})
         if self._configured(MeterRole.CHARGER):
-            # Sub-meters measure the chargers; without a reading they count as 0,
-            # which puts their draw in the building load: on the safe side.
-            charger_w = sum(r.power_w or 0.0 for r in chargers)
-            charger_a = {
-                phase: sum(r.phase("current", phase) or 0.0 for r in chargers)
-                for phase in PHASES
-            }
+            # Sub-meters measure (some of) the chargers: a total no larger than
+            # what the chargers draw. Their phase currents count only when they
+            # have one per site phase (a one-phase meter cannot say which phase
+            # its charger is on); the balancer's credits cover the rest.
+            basis_reading = (grid if basis is MeterRole.GRID else building)[0]
+            charger_w = max(
+                sum(r.power_w or 0.0 for r in chargers),
+                credited_power(charger_a, basis_reading, self.site),
+            )
+            if chargers and all(
+                r.phase("current", p) is not None
+                for r in chargers
+                for p in self.site.phase_names
+            ):
+                for phase in self.site.phase_names:
+                    metered = sum(r.phase("current", phase) or 0.0 for r in chargers)
+                    charger_a[phase] = max(charger_a.get(phase, 0.0), metered)
         return compute_headroom(
             self.site,
             grid=grid[0] if basis is MeterRole.GRID else None,

@@ -77,9 +77,13 @@ MODBUS_FIELDS: dict[Any, Any] = {
 }
 
 
-def limit_errors(data: dict[str, Any]) -> dict[str, str]:
+def limit_errors(data: dict[str, Any], site_phases: int) -> dict[str, str]:
     """Field -> error key for limits a charger cannot be driven with."""
     errors: dict[str, str] = {}
+    if data[CONF_PHASES] > site_phases:
+        errors[CONF_PHASES] = "phases_above_site"
+    elif data[CONF_PHASE] not in PHASES[:site_phases]:
+        errors[CONF_PHASE] = "phase_not_on_site"
     low, high, safe = data[CONF_MIN_A], data[CONF_MAX_A], data[CONF_FAIL_SAFE_A]
     if low < MIN_CURRENT_A:
         errors[CONF_MIN_A] = "min_below_6"
@@ -150,7 +154,7 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
         placeholders: dict[str, str] = {}
         if user_input is not None:
             data = {CONF_DRIVER: driver, **_typed(user_input)}
-            errors = limit_errors(data)
+            errors = limit_errors(data, int(self._get_entry().data[CONF_PHASES]))
             if driver == DRIVER_MODBUS and data[CONF_UNIT_ID] in (
                 CHARGER_PROFILES[data[CONF_PROFILE]].station_unit_ids
             ):
@@ -261,7 +265,7 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
         errors: dict[str, str] = {}
         if user_input is not None:
             data = {**subentry.data, **_typed(user_input)}
-            errors = limit_errors(data)
+            errors = limit_errors(data, int(self._get_entry().data[CONF_PHASES]))
             if not errors:
                 return self.async_update_and_abort(
                     self._get_entry(), subentry, data=data

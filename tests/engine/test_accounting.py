@@ -283,14 +283,16 @@ def test_a_device_set_above_what_was_written_is_not_obeying_from_the_next_read()
 ):
     """Written 10 A at t=100; the charger says 20 A (a user app, another EMS).
 
-    A charger shows a setpoint on the next read, so no lag is granted for it.
+    A charger shows a setpoint within DEVICE_GRACE_S (2 s: an entity that updates
+    lazily), not the car's lag.
     """
     spec = ChargerSpec("c", 3, max_a=16.0)
     obs = ChargerObservation(
         spec=spec, steered=True, log=log_of((10.0, 100.0)), device_setpoint_a=20.0
     )
     assert account(obs, 100.0, LAG).obeying  # the read of the write's own cycle
-    after = account(obs, 101.0, LAG)
+    assert account(obs, 101.0, LAG).obeying  # an entity may take a moment
+    after = account(obs, 102.0, LAG)
     assert not after.obeying
     assert "20.0" in after.why
     assert after.reserve_a == 20.0
@@ -307,7 +309,7 @@ def test_a_device_still_at_the_value_before_a_decrease_is_not_obeying() -> None:
         log=log_of((16.0, 0.0), (10.0, 100.0)),
         device_setpoint_a=16.0,
     )
-    acc = account(obs, 101.0, LAG)
+    acc = account(obs, 102.0, LAG)
     assert not acc.obeying
     assert acc.reserve_a == 16.0
 
@@ -408,3 +410,60 @@ def test_total_credit_sums_per_phase() -> None:
         ChargerObservation(spec=ONE, steered=True, log=log_of((8.0, 0.0))), 50.0
     )
     assert total_credit({"a": a, "b": b}) == {"l1": 10.0, "l2": 18.0, "l3": 10.0}
+
+
+def test_a_draw_measured_during_the_lag_is_judged_by_the_setpoint_then() -> None:
+    """Review: 16 -> 6 A at t=100; a report at 104.2 still shows 12 A. Judged at
+    105 against the setpoint of 104.2 (16 A), the car obeys."""
+    obs = ChargerObservation(
+        spec=THREE,
+        steered=True,
+        log=log_of((16.0, 0.0), (6.0, 100.0)),
+        measured_a=per_phase(THREE, 12.0),
+        measured_at=104.2,
+    )
+    acc = account(obs, 105.0, LAG)
+    assert acc.obeying
+    assert acc.reserve_a is None
+
+
+def test_an_unsteered_charger_counts_only_a_measurement_of_this_cycle() -> None:
+    """Review: a reading 30 s old may show a car that stopped since; crediting it
+    would hide building load the reservation then does not cover."""
+    old = ChargerObservation(
+        spec=THREE,
+        steered=False,
+        measured_a=per_phase(THREE, 16.0),
+        measured_at=70.0,
+    )
+    acc = account(old, 100.0, LAG)
+    assert acc.credit_a == per_phase(THREE, 0.0)
+    assert acc.reserve_a == 16.0
+    fresh = ChargerObservation(
+        spec=THREE,
+        steered=False,
+        measured_a=per_phase(THREE, 16.0),
+        measured_at=99.5,
+    )
+    assert account(fresh, 100.0, LAG).credit_a == per_phase(THREE, 16.0)
+
+
+def test_only_a_measurement_after_the_lag_says_what_the_car_does() -> None:
+    """Review: a slow sensor's 0 W from before a start must not make the car look
+    idle (it would give its turn away before it could start)."""
+    before = ChargerObservation(
+        spec=THREE,
+        steered=True,
+        log=log_of((0.0, 0.0), (6.0, 100.0)),
+        measured_a=per_phase(THREE, 0.0),
+        measured_at=99.0,
+    )
+    assert account(before, 110.0, LAG).observed_a is None
+    after = ChargerObservation(
+        spec=THREE,
+        steered=True,
+        log=log_of((0.0, 0.0), (6.0, 100.0)),
+        measured_a=per_phase(THREE, 0.2),
+        measured_at=106.0,
+    )
+    assert account(after, 110.0, LAG).observed_a == 0.2

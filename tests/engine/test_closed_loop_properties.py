@@ -422,12 +422,14 @@ def test_a_car_that_fits_alone_charges_behind_any_meter(world: World) -> None:
 
 
 @LOOP
-@given(worlds(meters=(FULL,), steady=True))
+@given(worlds(meters=(FULL,), steady=True, fleet=points(blind_below_max=False)))
 def test_full_phase_data_never_settles_at_nothing_when_a_car_fits(
     world: World,
 ) -> None:
     """(d) Issue 11.11: with room for some car at its minimum, the site does not
-    settle with every car at 0 A."""
+    settle with every car at 0 A. (A full car behind a charger that measures
+    nothing and reports no car cannot be told from one that charges: it keeps its
+    turn, so such cars are left out here.)"""
     assume(any(fits_alone(world, p) for p in world.points))
     history = check_loop(world, 150)
     tail = history[-30:]

@@ -31,6 +31,8 @@ DEFAULT_LAG_S = 5.0
 MEASUREMENT_MAX_AGE_S = 60.0
 # A measurement at most this old is as current as the grid reading (1 s cycle).
 DEFAULT_FRESH_S = 1.5
+# A charger's own setpoint may take this long to show a write (a lazy entity).
+DEVICE_GRACE_S = 2.0
 
 
 def obey_tolerance_a(setpoint_a: float) -> float:
@@ -85,6 +87,9 @@ class ChargerAccount:
     settling: bool = False
     # Credited at its setpoint, not at a measurement.
     assumed: bool = False
+    # What it draws per phase at most, measured after its lag: None when no
+    # measurement yet shows what the car does with its present setpoint.
+    observed_a: float | None = None
 
 
 def account(
@@ -109,18 +114,40 @@ def account(
         and obs.measured_at is not None
         and (obs.measured_at >= now - fresh_s or obs.measured_at >= log.since + lag_s)
     )
+    # Taken once the car had its lag to follow the last change: what it does.
+    observed = (
+        top
+        if measured is not None
+        and obs.measured_at is not None
+        and obs.measured_at >= log.since + lag_s
+        else None
+    )
     why = ""
     if obs.steered and upper is not None:
         device = obs.device_setpoint_a
         written = log.amps or 0.0
-        # A charger shows a setpoint from the next read on: one above what was
+        at_reading = log.upper(obs.measured_at, lag_s) if obs.measured_at else upper
+        # A charger shows a setpoint a moment after a write: one above what was
         # written means the write did not land, or the charger lost it.
-        if device is not None and now > log.since and device > written + 0.15:
+        if (
+            device is not None
+            and now - log.since >= DEVICE_GRACE_S
+            and device > written + 0.15
+        ):
             why = f"set to {device:.1f} A instead of {written:.1f} A"
-        elif settled and top > upper + obey_tolerance_a(upper):
-            why = f"draws {top:.1f} A, set to {upper:.1f} A"
+        elif (
+            settled
+            and obs.measured_at is not None
+            and obs.measured_at >= log.since  # the log knows the setpoint then
+            and at_reading is not None
+            and top > at_reading + obey_tolerance_a(at_reading)
+        ):
+            why = f"draws {top:.1f} A, set to {at_reading:.1f} A"
     if not obs.steered or why:
-        credit = {p: max(0.0, (measured or {}).get(p, 0.0)) for p in phases}
+        # Only a measurement of this cycle counts: an older one may show a car that
+        # has stopped since; the reservation covers whatever it draws.
+        fresh = measured if age is not None and age <= fresh_s else None
+        credit = {p: max(0.0, (fresh or {}).get(p, 0.0)) for p in phases}
         reserve = max(top, obs.spec.max_a, obs.device_setpoint_a or 0.0)
         return ChargerAccount(credit, reserve, obeying=not why, why=why)
     if upper is None:
@@ -140,9 +167,14 @@ def account(
             log.previous is not None and base > log.previous and now - log.since < lag_s
         )
         return ChargerAccount(
-            credit, None, obeying=True, settling=settling, assumed=True
+            credit,
+            None,
+            obeying=True,
+            settling=settling,
+            assumed=True,
+            observed_a=observed,
         )
-    return ChargerAccount(credit, None, obeying=True)
+    return ChargerAccount(credit, None, obeying=True, observed_a=observed)
 
 
 def total_credit(accounts: Mapping[str, ChargerAccount]) -> dict[str, float]:

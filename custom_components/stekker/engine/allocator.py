@@ -288,6 +288,8 @@ def _prepare(
         work.effmax = min(spec.max_a, work.cap)
     if prev > 0.0 and measured is not None and measured < IDLE_A:
         work.idle = mem.idle_cycles + 1
+    elif prev > 0.0 and measured is None:
+        work.idle = mem.idle_cycles  # no news
 
     # Turn order: young runners keep their place; a waiter that has waited a full
     # turn goes before runners whose turn is over (longest running yields first);

@@ -146,7 +146,10 @@ def _allocate(
                 spec,
                 ChargerStatus(
                     connected=True if charger.connected is None else charger.connected,
-                    measured_a=charger.measured_a,
+                    # Only a measurement that shows what the car does with its
+                    # setpoint says it takes less (a slow sensor's 0 W from
+                    # before a start does not).
+                    measured_a=acc.observed_a,
                 ),
             )
         )

@@ -81,6 +81,16 @@ def load_currents(
     )
 
 
+def credited_power(
+    credit_a: Mapping[str, float], basis: MeterReading, site: Site
+) -> float:
+    """The chargers' credited current as power, at the measured or lowest voltage."""
+    return sum(
+        credit_a.get(p, 0.0) * (_volts(basis, p) or site.v_min)
+        for p in site.phase_names
+    )
+
+
 def _total_w(reading: MeterReading) -> float:
     if reading.power_w is not None:
         return reading.power_w
@@ -119,9 +129,7 @@ def compute_headroom(
     if basis is None:
         raise NoGridBasisError("no grid or building meter reading")
     if charger_w is None:
-        charger_w = sum(
-            credit_a[p] * (_volts(basis, p) or site.v_min) for p in site.phase_names
-        )
+        charger_w = credited_power(credit_a, basis, site)
     solar_w = abs(_total_w(solar)) if solar is not None else None
     if grid is not None:
         grid_w = _total_w(grid)
