@@ -133,13 +133,17 @@ def array_config(
     subentry: ConfigSubentry, latitude: float, longitude: float
 ) -> ArrayConfig:
     data = subentry.data
+    limit = data.get(CONF_INVERTER_KW)
+    panels = int(data[CONF_PANELS])
+    wp = float(data[CONF_WP_PER_PANEL])
     array = SolarArray(
         name=subentry.title,
-        panels=int(data[CONF_PANELS]),
-        wp_per_panel=float(data[CONF_WP_PER_PANEL]),
+        panels=panels,
+        wp_per_panel=wp,
         azimuth_deg=float(data[CONF_AZIMUTH_DEG]),
         tilt_deg=float(data[CONF_TILT_DEG]),
-        inverter_kw=float(data[CONF_INVERTER_KW]),
+        # No inverter limit stored: the array's peak power, nothing clipped.
+        inverter_kw=panels * wp / 1000.0 if limit is None else float(limit),
         losses_pct=float(data[CONF_LOSSES_PCT]),
     )
     damping = data.get(CONF_DAMPING)
@@ -150,7 +154,7 @@ def array_config(
         kwp=array.kwp,
         azimuth_deg=array.azimuth_deg,
         tilt_deg=array.tilt_deg,
-        inverter_kw=array.inverter_kw,
+        inverter_kw=None if limit is None else array.inverter_kw,
         damping=None if damping is None else float(damping),
     )
     return ArrayConfig(title=subentry.title, array=array, plane=plane)
