@@ -15,7 +15,7 @@ from custom_components.stekker.diagnostics import async_get_config_entry_diagnos
 from custom_components.stekker.meter import meter_source
 from simsite.modbus_server import ModbusSimServer
 
-from .conftest import modbus_meter, site_entry
+from .conftest import SDM630, modbus_meter, sdm630_values, site_entry
 
 COMPONENT = Path(__file__).resolve().parent.parent / "custom_components" / "stekker"
 
@@ -40,6 +40,9 @@ async def add_meter(
 async def test_add_solar_meter_as_subentry(
     hass: HomeAssistant, meter_server: ModbusSimServer
 ) -> None:
+    await meter_server.stop()
+    meter_server.set_meter(2, SDM630, sdm630_values())  # the solar meter
+    await meter_server.start()
     entry = site_entry(modbus_meter(meter_server.port))
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
@@ -48,7 +51,7 @@ async def test_add_solar_meter_as_subentry(
         k: v
         for k, v in modbus_meter(meter_server.port, role="solar").items()
         if k != "source"
-    }
+    } | {"unit_id": 2}
     result = await add_meter(hass, entry.entry_id, "modbus_tcp", answer)
     assert result["step_id"] == "verify"
     result = await hass.config_entries.subentries.async_configure(
@@ -73,6 +76,97 @@ async def test_second_grid_meter_is_refused(
     )
     assert result["errors"] == {"role": "role_taken"}
     assert len(entry.subentries) == 1
+
+
+@pytest.mark.parametrize(
+    ("source", "answer"),
+    [
+        (
+            "modbus_tcp",
+            {"host": "127.0.0.1", "port": 1502, "unit_id": 7, "profile": "sdm120"},
+        ),
+        # The same host, port and unit behind an RTU gateway is the same meter.
+        (
+            "modbus_rtu_tcp",
+            {"host": "127.0.0.1 ", "port": 1502, "unit_id": 7, "profile": "sdm630"},
+        ),
+        (
+            "modbus_serial",
+            {
+                "serial_port": "/dev/ttyUSB0",
+                "baudrate": "9600",
+                "parity": "none",
+                "stopbits": "1",
+                "bytesize": "8",
+                "unit_id": 3,
+                "profile": "sdm120",
+            },
+        ),
+        ("sensors", {"power_entity": "sensor.p1"}),
+    ],
+)
+async def test_the_same_meter_cannot_be_added_twice_across_sites(
+    hass: HomeAssistant, source: str, answer: dict[str, Any]
+) -> None:
+    """The endpoint is refused before it is read: as another meter of the same
+    site and as a meter of another site."""
+    existing = [
+        {**modbus_meter(1502), "unit_id": 7},
+        {
+            **modbus_meter(0, role="building"),
+            "source": "modbus_serial",
+            "serial_port": "/dev/ttyUSB0",
+            "unit_id": 3,
+        },
+        {"source": "sensors", "power_entity": "sensor.p1", "role": "solar"},
+    ]
+    first = site_entry(*existing)
+    first.add_to_hass(hass)
+    other = site_entry()
+    other.add_to_hass(hass)
+    hass.config_entries.async_update_entry(other, title="Depot")
+    hass.states.async_set("sensor.p1", "100", {"unit_of_measurement": "W"})
+    for entry in (first, other):
+        result = await add_meter(
+            hass, entry.entry_id, source, {**answer, "role": "charger"}
+        )
+        assert result["type"] is FlowResultType.FORM
+        assert result["errors"] == {"base": "meter_already_configured"}
+        assert result["description_placeholders"]["site"] == "Office"
+    assert len(first.subentries) == 3
+    assert other.subentries == {}
+
+
+async def test_a_site_without_ean_cannot_be_added_twice(hass: HomeAssistant) -> None:
+    """Same name (any case), no EAN: refused on the name; its first meter would be
+    refused as a duplicate endpoint too."""
+    entry = site_entry(modbus_meter(1502))
+    entry.add_to_hass(hass)
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    site = {
+        "name": " office ",
+        "gtv_kw": 50,
+        "phases": "3",
+        "fuse_a": 80,
+        "voltage_v": 230,
+        "margin_kw": 1,
+    }
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], site)
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"name": "site_name_taken"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {**site, "name": "Office 2"}
+    )
+    assert result["step_id"] == "meter"
+    await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "modbus_tcp"}
+    )
+    meter = {k: v for k, v in modbus_meter(1502).items() if k != "source"}
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], meter)
+    assert result["errors"] == {"base": "meter_already_configured"}
+    assert len(hass.config_entries.async_entries(DOMAIN)) == 1
 
 
 @pytest.mark.parametrize(

@@ -176,6 +176,27 @@ def _readings_placeholders(reading: MeterReading, phases: int) -> dict[str, str]
     return {"power_kw": f"{power / 1000:.2f}", "phases": "\n".join(rows)}
 
 
+def meter_endpoint(data: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What one physical meter is reached by: host, port and unit id (TCP or an
+    RTU gateway), serial port and unit id, or the power sensor entity."""
+    source = data[CONF_SOURCE]
+    if source == SOURCE_SENSORS:
+        return ("entity", data[CONF_POWER_ENTITY])
+    unit = int(data[CONF_UNIT_ID])
+    if source == SOURCE_MODBUS_SERIAL:
+        return ("serial", str(data[CONF_SERIAL_PORT]).strip(), unit)
+    return ("tcp", str(data[CONF_HOST]).strip().lower(), int(data[CONF_PORT]), unit)
+
+
+def _endpoint_text(data: Mapping[str, Any]) -> str:
+    endpoint = meter_endpoint(data)
+    if endpoint[0] == "entity":
+        return str(endpoint[1])
+    if endpoint[0] == "serial":
+        return f"{endpoint[1]}, unit id {endpoint[2]}"
+    return f"{endpoint[1]}:{endpoint[2]}, unit id {endpoint[3]}"
+
+
 class MeterSteps(FlowHandler[Any, Any, Any]):
     """The meter steps shared by the site flow and the meter subentry flow."""
 
@@ -235,6 +256,9 @@ class MeterSteps(FlowHandler[Any, Any, Any]):
                 for meter in self._existing_meters()
             ):
                 errors[CONF_ROLE] = "role_taken"
+            elif taken := self._meter_taken(data):
+                errors["base"] = "meter_already_configured"
+                placeholders = taken
             else:
                 try:
                     reading = await probe(meter_source(self.hass, data), self._site())
@@ -264,6 +288,24 @@ class MeterSteps(FlowHandler[Any, Any, Any]):
 
     def _existing_meters(self) -> list[dict[str, Any]]:
         return []
+
+    def _own_subentry_id(self) -> str | None:
+        """The meter being changed (reconfigure): not a duplicate of itself."""
+        return None
+
+    def _meter_taken(self, data: Mapping[str, Any]) -> dict[str, str] | None:
+        """Placeholders naming the site that already reads this meter, if any.
+
+        Across all sites: one meter read twice counts its power twice.
+        """
+        endpoint = meter_endpoint(data)
+        for entry in self.hass.config_entries.async_entries(DOMAIN):
+            for sub in entry.get_subentries_of_type(SUBENTRY_METER):
+                if sub.subentry_id == self._own_subentry_id():
+                    continue
+                if meter_endpoint(sub.data) == endpoint:
+                    return {"meter": _endpoint_text(data), "site": entry.title}
+        return None
 
     async def async_step_verify(self, user_input: dict[str, Any] | None = None) -> Any:
         """Show the live readings; the installer saves or goes back."""
@@ -334,6 +376,12 @@ class StekkerConfigFlow(MeterSteps, ConfigFlow, domain=DOMAIN):
                 errors[CONF_NAME] = "name_required"
             if ean and not ean_valid(ean):
                 errors[CONF_EAN] = "invalid_ean"
+            # Without an EAN the name tells sites apart (an EAN is the unique id).
+            if not ean and any(
+                entry.title.strip().casefold() == data[CONF_NAME].casefold()
+                for entry in self._async_current_entries(include_ignore=False)
+            ):
+                errors[CONF_NAME] = "site_name_taken"
             errors |= site_errors(site_from(data, data))
             if not errors:
                 if ean:
