@@ -266,7 +266,7 @@ async def test_existing_sensors_as_meter(hass: HomeAssistant) -> None:
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     (meter,) = result["result"].subentries.values()
-    assert meter.title == "Grid meter (sensor.p1_power)"
+    assert meter.title == "Grid meter"  # the device's name: no entity id
     await hass.async_block_till_done()
     assert hass.states.get("sensor.office_grid_power").state == "12.5"
     await hass.config_entries.async_unload(result["result"].entry_id)

@@ -320,10 +320,12 @@ class MeterSteps(FlowHandler[Any, Any, Any]):
         return await self._finish_meter()
 
     def _meter_title(self) -> str:
+        """The meter's title and device name: "Grid meter" for sensors (no entity
+        id), "Grid meter (Eastron SDM630)" for a Modbus meter."""
         data = self._meter
         role = data[CONF_ROLE]
         if data[CONF_SOURCE] == SOURCE_SENSORS:
-            return f"{role.capitalize()} meter ({data[CONF_POWER_ENTITY]})"
+            return f"{role.capitalize()} meter"
         return f"{role.capitalize()} meter ({METER_PROFILES[data[CONF_PROFILE]].name})"
 
 
