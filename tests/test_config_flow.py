@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from homeassistant.config_entries import SOURCE_USER
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.data_entry_flow import FlowResultType, InvalidData
 
 from custom_components.stekker.config_flow import ean_valid
 from custom_components.stekker.const import DOMAIN, SUBENTRY_METER
@@ -137,7 +137,12 @@ async def test_unreachable_host_saves_nothing(hass: HomeAssistant) -> None:
     result = await hass.config_entries.flow.async_configure(flow_id, tcp_input(port))
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": "cannot_connect"}
-    assert f"127.0.0.1:{port}" in result["description_placeholders"]["endpoint"]
+    placeholders = result["description_placeholders"]
+    assert f"127.0.0.1:{port}" in placeholders["endpoint"]
+    # The form reads once: it does not promise a retry it will not make.
+    assert placeholders["error"].endswith("cannot connect")
+    assert "retr" not in placeholders["error"]
+    assert "next attempt" not in placeholders["error"]
     assert hass.config_entries.async_entries(DOMAIN) == []
 
 
@@ -153,7 +158,32 @@ async def test_wrong_profile_is_a_modbus_exception(
         flow_id, tcp_input(meter_server.port, profile="abb_b23")
     )
     assert result["errors"] == {"base": "modbus_exception"}
+    # The meter answered: the message names the code and the unit id to check.
+    assert result["description_placeholders"]["code"] == "2"
+    assert result["description_placeholders"]["unit_id"] == "1"
     assert hass.config_entries.async_entries(DOMAIN) == []
+
+
+async def test_a_number_out_of_range_says_what_is_allowed(
+    hass: HomeAssistant,
+) -> None:
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    with pytest.raises(InvalidData) as err:
+        await hass.config_entries.flow.async_configure(
+            result["flow_id"], {**SITE_INPUT, "gtv_kw": 20000}
+        )
+    assert err.value.schema_errors == {
+        "gtv_kw": "Value 20000 is too large: allowed is 1 to 10000 kW"
+    }
+    with pytest.raises(InvalidData) as err:
+        await hass.config_entries.flow.async_configure(
+            result["flow_id"], {**SITE_INPUT, "fuse_a": 2.5}
+        )
+    assert err.value.schema_errors == {
+        "fuse_a": "Value 2.5 is too small: allowed is 6 to 4000 A"
+    }
 
 
 @pytest.mark.parametrize(
