@@ -56,7 +56,8 @@ async def test_add_array_to_a_running_site(hass: HomeAssistant) -> None:
     assert dict(subentry.data) == {**SOUTH, "inverter_kw": 4.0}
     await hass.async_block_till_done(wait_background_tasks=True)
     # The site reloaded with its new array; the built-in model serves by default.
-    assert state(hass, "sensor.roof_south_solar_forecast_source") == "builtin"
+    # No weather entity: the built-in model is a clear-sky forecast, and says so.
+    assert state(hass, "sensor.roof_south_solar_forecast_source") == "builtin_clear_sky"
     assert hass.states.get("sensor.office_forecast_headroom") is not None
     assert await hass.config_entries.async_unload(entry.entry_id)
 

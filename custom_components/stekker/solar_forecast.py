@@ -82,12 +82,16 @@ STORAGE_VERSION = 1
 ISSUE_FAILING = "solar_forecast_failing"
 
 LAST_GOOD = "last_good"
+# The built-in model without cloud cover (no weather entity, or none answering):
+# a clear-sky forecast, the most the arrays can make.
+BUILTIN_CLEAR_SKY = "builtin_clear_sky"
 # The source sensor's states, best first: a site is only as good as its worst array.
 SOURCE_STATES = [
     FORECAST_FORECAST_SOLAR,
     FORECAST_OPEN_METEO,
     LAST_GOOD,
     FORECAST_BUILTIN,
+    BUILTIN_CLEAR_SKY,
 ]
 SOURCE_NAMES = {
     FORECAST_FORECAST_SOLAR: "Forecast.Solar",
@@ -98,6 +102,7 @@ _RANK = {
     FORECAST_OPEN_METEO: 0,
     LAST_GOOD: 1,
     FORECAST_BUILTIN: 2,
+    BUILTIN_CLEAR_SKY: 3,
 }
 
 type Watts = tuple[tuple[datetime, float], ...]
@@ -472,6 +477,8 @@ class SolarForecastCoordinator(DataUpdateCoordinator[SolarForecast]):
             source = self.in_use(subentry_id, now)
             if source != FORECAST_BUILTIN:
                 model = _overlay(model, self.planes[subentry_id].watts)
+            elif not weather.clouds:
+                source = BUILTIN_CLEAR_SKY
             arrays[subentry_id] = ArrayForecast(watts=tuple(model), source=source)
         return SolarForecast(arrays=arrays, site=_sum(list(arrays.values())))
 
