@@ -6,6 +6,7 @@ from typing import Any, Final, override
 import probatio
 from homeassistant.components.sensor import SensorDeviceClass
 from homeassistant.config_entries import (
+    SOURCE_RECONFIGURE,
     ConfigEntry,
     ConfigFlow,
     ConfigFlowResult,
@@ -241,7 +242,18 @@ class MeterSteps(FlowHandler[Any, Any, Any]):
         """A meter made of existing HA sensors."""
         return await self._meter_form(SOURCE_SENSORS, user_input)
 
-    async def _meter_form(self, source: str, user_input: dict[str, Any] | None) -> Any:
+    async def _meter_form(
+        self,
+        source: str,
+        user_input: dict[str, Any] | None,
+        step_id: str | None = None,
+        current: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """The meter's settings for ``source``, read live before going on.
+
+        ``step_id`` and ``current`` serve the reconfigure step: the form comes
+        back to it, filled in with the meter's present settings.
+        """
         errors: dict[str, str] = {}
         placeholders: dict[str, str] = {}
         if user_input is not None:
@@ -280,8 +292,10 @@ class MeterSteps(FlowHandler[Any, Any, Any]):
             }
         )
         return self.async_show_form(
-            step_id=source,
-            data_schema=self.add_suggested_values_to_schema(schema, user_input or {}),
+            step_id=step_id or source,
+            data_schema=self.add_suggested_values_to_schema(
+                schema, user_input or current or {}
+            ),
             errors=errors,
             description_placeholders=placeholders or None,
         )
@@ -311,9 +325,13 @@ class MeterSteps(FlowHandler[Any, Any, Any]):
         """Show the live readings; the installer saves or goes back."""
         return self.async_show_menu(
             step_id="verify",
-            menu_options=["save", "meter"],
+            menu_options=["save", self._back_step()],
             description_placeholders=self._readings,
         )
+
+    def _back_step(self) -> str:
+        """Where "change the settings" goes from the readings."""
+        return "meter"
 
     async def async_step_save(self, user_input: dict[str, Any] | None = None) -> Any:
         """Save the verified meter."""
@@ -458,7 +476,35 @@ class MeterSubentryFlow(MeterSteps, ConfigSubentryFlow):
         return [
             dict(sub.data)
             for sub in self._get_entry().get_subentries_of_type(SUBENTRY_METER)
+            if sub.subentry_id != self._own_subentry_id()
         ]
+
+    @override
+    def _own_subentry_id(self) -> str | None:
+        if self.source == SOURCE_RECONFIGURE:
+            return self._reconfigure_subentry_id
+        return None
+
+    @override
+    def _back_step(self) -> str:
+        return "reconfigure" if self.source == SOURCE_RECONFIGURE else "meter"
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Change how an existing meter is reached (host, port, unit id, serial
+        settings, model or sensors), read live like a new one. The meter keeps its
+        subentry, so its entities and their history stay."""
+        data = self._get_reconfigure_subentry().data
+        current = dict(data)
+        if CONF_PARITY in current:
+            current[CONF_PARITY] = {v: k for k, v in PARITY.items()}.get(
+                current[CONF_PARITY], current[CONF_PARITY]
+            )
+        result: SubentryFlowResult = await self._meter_form(
+            data[CONF_SOURCE], user_input, step_id="reconfigure", current=current
+        )
+        return result
 
     async def async_step_user(
         self, user_input: dict[str, Any] | None = None
@@ -469,6 +515,13 @@ class MeterSubentryFlow(MeterSteps, ConfigSubentryFlow):
 
     @override
     async def _finish_meter(self) -> SubentryFlowResult:
+        if self.source == SOURCE_RECONFIGURE:
+            return self.async_update_and_abort(
+                self._get_entry(),
+                self._get_reconfigure_subentry(),
+                title=self._meter_title(),
+                data=self._meter,
+            )
         return self.async_create_entry(title=self._meter_title(), data=self._meter)
 
 
