@@ -3,13 +3,16 @@
 import math
 from typing import Any
 
+import probatio
 import pytest
 from homeassistant.config_entries import SOURCE_USER
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType, InvalidData
+from homeassistant.helpers import selector
 
 from custom_components.stekker.config_flow import ean_valid
 from custom_components.stekker.const import DOMAIN, SUBENTRY_METER
+from custom_components.stekker.selectors import RangeNumberSelector, number_box
 from simsite.modbus_server import ModbusSimServer
 
 from .conftest import SDM630, sdm630_values, site_entry
@@ -321,3 +324,19 @@ async def test_sensor_meter_errors(
     result = await _sensor_flow(hass, {"power_entity": "sensor.p1_power"})
     assert result["errors"] == {"base": error}
     assert hass.config_entries.async_entries(DOMAIN) == []
+
+
+def test_number_box_errors_name_the_range_only_for_numbers() -> None:
+    box = number_box(0, 10, 0.5, "A")
+    assert box(7.5) == 7.5
+    with pytest.raises(probatio.Invalid, match="allowed is 0 to 10 A"):
+        box("12")
+    with pytest.raises(probatio.Invalid) as err:
+        box("lots")  # not a number: Home Assistant's own message
+    assert "allowed" not in str(err.value)
+    unbounded = RangeNumberSelector(
+        selector.NumberSelectorConfig(min=1, mode=selector.NumberSelectorMode.BOX)
+    )
+    with pytest.raises(probatio.Invalid) as err:
+        unbounded(0)
+    assert "allowed" not in str(err.value)
