@@ -181,6 +181,7 @@ async def test_unreachable_modbus_charger(hass: HomeAssistant) -> None:
         },
     )
     assert result["errors"] == {"base": "charger_unreachable"}
+    assert "retr" not in result["description_placeholders"]["error"]
     assert entry.subentries == {}
 
 
@@ -392,3 +393,36 @@ async def test_a_charger_must_fit_a_one_phase_site(hass: HomeAssistant) -> None:
         },
     )
     assert result["errors"] == {"phase": "phase_not_on_site"}
+
+
+async def test_a_charger_that_answers_with_an_exception_was_reached(
+    hass: HomeAssistant,
+) -> None:
+    """A wrong unit id: the station answers, so the error says so, not "Could not
+    reach"."""
+    site = SimulatedSite(
+        lambda _: (0.0, 0.0, 0.0), {"Alfen": Car("car")}, alfen_sockets=1
+    )
+    await site.start()
+    try:
+        entry = site_entry()
+        entry.add_to_hass(hass)
+        flow_id = await open_flow(hass, entry.entry_id, "modbus")
+        result = await hass.config_entries.subentries.async_configure(
+            flow_id,
+            {
+                "name": "Eve",
+                "host": "127.0.0.1",
+                "port": site.charger_port,
+                "unit_id": 3,
+                "profile": "alfen_eve",
+                **LIMITS,
+            },
+        )
+    finally:
+        await site.stop()
+    assert result["errors"] == {"base": "charger_modbus_exception"}
+    placeholders = result["description_placeholders"]
+    assert placeholders["unit_id"] == "3"
+    assert placeholders["code"].isdigit()
+    assert entry.subentries == {}

@@ -3,13 +3,16 @@
 import math
 from typing import Any
 
+import probatio
 import pytest
 from homeassistant.config_entries import SOURCE_USER
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.data_entry_flow import FlowResultType, InvalidData
+from homeassistant.helpers import selector
 
 from custom_components.stekker.config_flow import ean_valid
 from custom_components.stekker.const import DOMAIN, SUBENTRY_METER
+from custom_components.stekker.selectors import RangeNumberSelector, number_box
 from simsite.modbus_server import ModbusSimServer
 
 from .conftest import SDM630, sdm630_values, site_entry
@@ -137,7 +140,12 @@ async def test_unreachable_host_saves_nothing(hass: HomeAssistant) -> None:
     result = await hass.config_entries.flow.async_configure(flow_id, tcp_input(port))
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": "cannot_connect"}
-    assert f"127.0.0.1:{port}" in result["description_placeholders"]["endpoint"]
+    placeholders = result["description_placeholders"]
+    assert f"127.0.0.1:{port}" in placeholders["endpoint"]
+    # The form reads once: it does not promise a retry it will not make.
+    assert placeholders["error"].endswith("cannot connect")
+    assert "retr" not in placeholders["error"]
+    assert "next attempt" not in placeholders["error"]
     assert hass.config_entries.async_entries(DOMAIN) == []
 
 
@@ -153,7 +161,32 @@ async def test_wrong_profile_is_a_modbus_exception(
         flow_id, tcp_input(meter_server.port, profile="abb_b23")
     )
     assert result["errors"] == {"base": "modbus_exception"}
+    # The meter answered: the message names the code and the unit id to check.
+    assert result["description_placeholders"]["code"] == "2"
+    assert result["description_placeholders"]["unit_id"] == "1"
     assert hass.config_entries.async_entries(DOMAIN) == []
+
+
+async def test_a_number_out_of_range_says_what_is_allowed(
+    hass: HomeAssistant,
+) -> None:
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    with pytest.raises(InvalidData) as err:
+        await hass.config_entries.flow.async_configure(
+            result["flow_id"], {**SITE_INPUT, "gtv_kw": 20000}
+        )
+    assert err.value.schema_errors == {
+        "gtv_kw": "Value 20000 is too large: allowed is 1 to 10000 kW"
+    }
+    with pytest.raises(InvalidData) as err:
+        await hass.config_entries.flow.async_configure(
+            result["flow_id"], {**SITE_INPUT, "fuse_a": 2.5}
+        )
+    assert err.value.schema_errors == {
+        "fuse_a": "Value 2.5 is too small: allowed is 6 to 4000 A"
+    }
 
 
 @pytest.mark.parametrize(
@@ -266,7 +299,7 @@ async def test_existing_sensors_as_meter(hass: HomeAssistant) -> None:
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     (meter,) = result["result"].subentries.values()
-    assert meter.title == "Grid meter (sensor.p1_power)"
+    assert meter.title == "Grid meter"  # the device's name: no entity id
     await hass.async_block_till_done()
     assert hass.states.get("sensor.office_grid_power").state == "12.5"
     await hass.config_entries.async_unload(result["result"].entry_id)
@@ -291,3 +324,19 @@ async def test_sensor_meter_errors(
     result = await _sensor_flow(hass, {"power_entity": "sensor.p1_power"})
     assert result["errors"] == {"base": error}
     assert hass.config_entries.async_entries(DOMAIN) == []
+
+
+def test_number_box_errors_name_the_range_only_for_numbers() -> None:
+    box = number_box(0, 10, 0.5, "A")
+    assert box(7.5) == 7.5
+    with pytest.raises(probatio.Invalid, match="allowed is 0 to 10 A"):
+        box("12")
+    with pytest.raises(probatio.Invalid) as err:
+        box("lots")  # not a number: Home Assistant's own message
+    assert "allowed" not in str(err.value)
+    unbounded = RangeNumberSelector(
+        selector.NumberSelectorConfig(min=1, mode=selector.NumberSelectorMode.BOX)
+    )
+    with pytest.raises(probatio.Invalid) as err:
+        unbounded(0)
+    assert "allowed" not in str(err.value)

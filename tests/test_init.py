@@ -234,7 +234,7 @@ async def test_devices_and_unique_ids(
     )
     assert meter is not None
     assert meter.via_device_id == site.id
-    assert meter.model == "Eastron SDM630"
+    assert (meter.manufacturer, meter.model) == ("Eastron", "SDM630")
     entities = er.async_get(hass)
     grid = entities.async_get("sensor.office_grid_power")
     assert grid is not None

@@ -56,7 +56,8 @@ async def test_add_array_to_a_running_site(hass: HomeAssistant) -> None:
     assert dict(subentry.data) == {**SOUTH, "inverter_kw": 4.0}
     await hass.async_block_till_done(wait_background_tasks=True)
     # The site reloaded with its new array; the built-in model serves by default.
-    assert state(hass, "sensor.roof_south_solar_forecast_source") == "builtin"
+    # No weather entity: the built-in model is a clear-sky forecast, and says so.
+    assert state(hass, "sensor.roof_south_solar_forecast_source") == "builtin_clear_sky"
     assert hass.states.get("sensor.office_forecast_headroom") is not None
     assert await hass.config_entries.async_unload(entry.entry_id)
 
@@ -95,6 +96,10 @@ WITHOUT_POWER = {k: v for k, v in ANSWER.items() if k != "wp_per_panel"}
         ({**ANSWER, "inverter_kw": 0}, {"inverter_kw": "inverter_kw_out_of_range"}),
         ({**ANSWER, "losses_pct": 100}, {"losses_pct": "losses_pct_out_of_range"}),
         ({**ANSWER, "damping": 1.5}, {"damping": "damping_out_of_range"}),
+        (
+            {k: v for k, v in ANSWER.items() if k != "panels"},
+            {"panels": "panels_required"},
+        ),
     ],
     ids=[
         "name",
@@ -109,6 +114,7 @@ WITHOUT_POWER = {k: v for k, v in ANSWER.items() if k != "wp_per_panel"}
         "inverter",
         "losses",
         "damping",
+        "wp_without_panels",
     ],
 )
 async def test_array_field_errors(
@@ -120,6 +126,46 @@ async def test_array_field_errors(
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == errors
     assert entry.subentries == {}
+
+
+async def test_the_form_defaults_are_accepted_with_only_a_total(
+    hass: HomeAssistant,
+) -> None:
+    """Panels and the inverter limit are optional; no field is pre-filled with a
+    value the form rejects: a name and the total kWp are enough."""
+    await in_utrecht(hass)
+    entry = solar_site()
+    await setup(hass, entry)
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, SUBENTRY_SOLAR_ARRAY), context={"source": SOURCE_USER}
+    )
+    schema = result["data_schema"].schema
+    required = {str(key) for key in schema if type(key).__name__ == "Required"}
+    assert required == {"name", "azimuth_deg", "tilt_deg", "losses_pct"}
+    suggested = {
+        str(key): key.description["suggested_value"]
+        for key in schema
+        if key.description and "suggested_value" in key.description
+    }
+    assert "panels" not in suggested
+    assert "inverter_kw" not in suggested
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {**suggested, "name": "Roof", "kwp": 16}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY, result.get("errors")
+    (subentry,) = entry.subentries.values()
+    data = subentry.data
+    assert data["panels"] == 40
+    assert data["panels"] * data["wp_per_panel"] == pytest.approx(16000.0)
+    assert "inverter_kw" not in data
+    await hass.async_block_till_done(wait_background_tasks=True)
+    solar = entry.runtime_data.solar
+    assert solar is not None
+    (config,) = solar.arrays.values()
+    # No limit given: the inverter passes the array's peak power, nothing clipped.
+    assert config.array.inverter_kw == pytest.approx(16.0)
+    assert config.plane.inverter_kw is None
+    assert await hass.config_entries.async_unload(entry.entry_id)
 
 
 async def test_reconfigure_array(hass: HomeAssistant) -> None:

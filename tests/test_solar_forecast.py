@@ -203,7 +203,8 @@ async def test_without_a_last_good_forecast_the_model_serves(
     entry = solar_site(("Roof south", SOUTH), **options)
     await setup(hass, entry)
 
-    assert state(hass, SOURCE) == "builtin"
+    # Without a weather entity the built-in model is clear sky, and says so.
+    assert state(hass, SOURCE) == ("builtin" if with_weather else "builtin_clear_sky")
     assert float(state(hass, POWER)) == pytest.approx(expected)
     assert issue(hass, entry) is None
     assert await hass.config_entries.async_unload(entry.entry_id)
@@ -281,7 +282,7 @@ async def test_reload_keeps_the_last_good_forecast(
         entry, subentry, data={**SOUTH, "tilt_deg": 20.0}
     )
     await hass.async_block_till_done(wait_background_tasks=True)
-    assert state(hass, SOURCE) == "builtin"
+    assert state(hass, SOURCE) == "builtin_clear_sky"  # no weather entity
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -600,7 +601,7 @@ async def test_one_failing_array_raises_the_repair_despite_another_answering(
     assert found.translation_placeholders is not None
     assert int(found.translation_placeholders["failures"]) >= 3
     assert state(hass, "sensor.roof_south_solar_forecast_source") == "forecast_solar"
-    assert state(hass, "sensor.roof_west_solar_forecast_source") == "builtin"
+    assert state(hass, "sensor.roof_west_solar_forecast_source") == "builtin_clear_sky"
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 

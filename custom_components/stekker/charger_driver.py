@@ -59,7 +59,14 @@ from .modbus.profiles import (
     VALID_TIME_S,
     ChargerProfile,
 )
-from .modbus.transport import Endpoint, ModbusError, ModbusHub, ProfileReader
+from .modbus.transport import (
+    Endpoint,
+    ModbusConnectionError,
+    ModbusDeviceError,
+    ModbusError,
+    ModbusHub,
+    ProfileReader,
+)
 
 # A charger that holds a live setpoint it does not apply (see setpoint_accounted).
 SETPOINT_IGNORED = "setpoint_ignored"
@@ -360,9 +367,7 @@ class ModbusChargerDriver:
         try:
             values = await self.reader.read(self.hub, self.endpoint, self.unit_id)
         except (ModbusError, CodecError) as err:
-            raise ChargerError(
-                "charger_unreachable", endpoint=self.endpoint.describe(), error=str(err)
-            ) from err
+            raise self._error(err) from err
         accounted = setpoint_accounted(values)
         if accounted is False:
             # Alfen: a live setpoint the station does not apply (SCN mode, or
@@ -397,10 +402,27 @@ class ModbusChargerDriver:
                 self.endpoint, self.unit_id, self.profile.setpoint.address, words
             )
         except ModbusError as err:
-            raise ChargerError(
-                "charger_unreachable", endpoint=self.endpoint.describe(), error=str(err)
-            ) from err
+            raise self._error(err) from err
         return amps
+
+    def _error(self, err: ModbusError | CodecError) -> ChargerError:
+        """Unreachable, or reached and answering with a Modbus exception (then
+        the unit id or the model is the likely cause, not the network)."""
+        endpoint = self.endpoint.describe()
+        if isinstance(err, ModbusDeviceError):
+            return ChargerError(
+                "charger_modbus_exception",
+                endpoint=endpoint,
+                unit_id=str(self.unit_id),
+                code=str(err.exception_code),
+                error=str(err),
+            )
+        if isinstance(err, CodecError):
+            return ChargerError(
+                "charger_invalid_response", endpoint=endpoint, error=str(err)
+            )
+        reason = err.reason if isinstance(err, ModbusConnectionError) else str(err)
+        return ChargerError("charger_unreachable", endpoint=endpoint, error=reason)
 
 
 def plugged_in(values: Mapping[str, float]) -> bool | None:

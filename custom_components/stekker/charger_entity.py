@@ -23,7 +23,9 @@ class ChargerEntity(StekkerEntity[BalancerCoordinator]):
             entry.runtime_data.balancer,
             description,
             charger_id,
-            charger_device(entry, entry.subentries[charger_id]),
+            charger_device(
+                entry.runtime_data.balancer.hass, entry, entry.subentries[charger_id]
+            ),
         )
         self.charger_id = charger_id
 

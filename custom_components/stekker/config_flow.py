@@ -6,6 +6,7 @@ from typing import Any, Final, override
 import probatio
 from homeassistant.components.sensor import SensorDeviceClass
 from homeassistant.config_entries import (
+    SOURCE_RECONFIGURE,
     ConfigEntry,
     ConfigFlow,
     ConfigFlowResult,
@@ -176,6 +177,27 @@ def _readings_placeholders(reading: MeterReading, phases: int) -> dict[str, str]
     return {"power_kw": f"{power / 1000:.2f}", "phases": "\n".join(rows)}
 
 
+def meter_endpoint(data: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What one physical meter is reached by: host, port and unit id (TCP or an
+    RTU gateway), serial port and unit id, or the power sensor entity."""
+    source = data[CONF_SOURCE]
+    if source == SOURCE_SENSORS:
+        return ("entity", data[CONF_POWER_ENTITY])
+    unit = int(data[CONF_UNIT_ID])
+    if source == SOURCE_MODBUS_SERIAL:
+        return ("serial", str(data[CONF_SERIAL_PORT]).strip(), unit)
+    return ("tcp", str(data[CONF_HOST]).strip().lower(), int(data[CONF_PORT]), unit)
+
+
+def _endpoint_text(data: Mapping[str, Any]) -> str:
+    endpoint = meter_endpoint(data)
+    if endpoint[0] == "entity":
+        return str(endpoint[1])
+    if endpoint[0] == "serial":
+        return f"{endpoint[1]}, unit id {endpoint[2]}"
+    return f"{endpoint[1]}:{endpoint[2]}, unit id {endpoint[3]}"
+
+
 class MeterSteps(FlowHandler[Any, Any, Any]):
     """The meter steps shared by the site flow and the meter subentry flow."""
 
@@ -220,7 +242,18 @@ class MeterSteps(FlowHandler[Any, Any, Any]):
         """A meter made of existing HA sensors."""
         return await self._meter_form(SOURCE_SENSORS, user_input)
 
-    async def _meter_form(self, source: str, user_input: dict[str, Any] | None) -> Any:
+    async def _meter_form(
+        self,
+        source: str,
+        user_input: dict[str, Any] | None,
+        step_id: str | None = None,
+        current: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """The meter's settings for ``source``, read live before going on.
+
+        ``step_id`` and ``current`` serve the reconfigure step: the form comes
+        back to it, filled in with the meter's present settings.
+        """
         errors: dict[str, str] = {}
         placeholders: dict[str, str] = {}
         if user_input is not None:
@@ -235,6 +268,9 @@ class MeterSteps(FlowHandler[Any, Any, Any]):
                 for meter in self._existing_meters()
             ):
                 errors[CONF_ROLE] = "role_taken"
+            elif taken := self._meter_taken(data):
+                errors["base"] = "meter_already_configured"
+                placeholders = taken
             else:
                 try:
                     reading = await probe(meter_source(self.hass, data), self._site())
@@ -256,8 +292,10 @@ class MeterSteps(FlowHandler[Any, Any, Any]):
             }
         )
         return self.async_show_form(
-            step_id=source,
-            data_schema=self.add_suggested_values_to_schema(schema, user_input or {}),
+            step_id=step_id or source,
+            data_schema=self.add_suggested_values_to_schema(
+                schema, user_input or current or {}
+            ),
             errors=errors,
             description_placeholders=placeholders or None,
         )
@@ -265,23 +303,47 @@ class MeterSteps(FlowHandler[Any, Any, Any]):
     def _existing_meters(self) -> list[dict[str, Any]]:
         return []
 
+    def _own_subentry_id(self) -> str | None:
+        """The meter being changed (reconfigure): not a duplicate of itself."""
+        return None
+
+    def _meter_taken(self, data: Mapping[str, Any]) -> dict[str, str] | None:
+        """Placeholders naming the site that already reads this meter, if any.
+
+        Across all sites: one meter read twice counts its power twice.
+        """
+        endpoint = meter_endpoint(data)
+        for entry in self.hass.config_entries.async_entries(DOMAIN):
+            for sub in entry.get_subentries_of_type(SUBENTRY_METER):
+                if sub.subentry_id == self._own_subentry_id():
+                    continue
+                if meter_endpoint(sub.data) == endpoint:
+                    return {"meter": _endpoint_text(data), "site": entry.title}
+        return None
+
     async def async_step_verify(self, user_input: dict[str, Any] | None = None) -> Any:
         """Show the live readings; the installer saves or goes back."""
         return self.async_show_menu(
             step_id="verify",
-            menu_options=["save", "meter"],
+            menu_options=["save", self._back_step()],
             description_placeholders=self._readings,
         )
+
+    def _back_step(self) -> str:
+        """Where "change the settings" goes from the readings."""
+        return "meter"
 
     async def async_step_save(self, user_input: dict[str, Any] | None = None) -> Any:
         """Save the verified meter."""
         return await self._finish_meter()
 
     def _meter_title(self) -> str:
+        """The meter's title and device name: "Grid meter" for sensors (no entity
+        id), "Grid meter (Eastron SDM630)" for a Modbus meter."""
         data = self._meter
         role = data[CONF_ROLE]
         if data[CONF_SOURCE] == SOURCE_SENSORS:
-            return f"{role.capitalize()} meter ({data[CONF_POWER_ENTITY]})"
+            return f"{role.capitalize()} meter"
         return f"{role.capitalize()} meter ({METER_PROFILES[data[CONF_PROFILE]].name})"
 
 
@@ -334,6 +396,12 @@ class StekkerConfigFlow(MeterSteps, ConfigFlow, domain=DOMAIN):
                 errors[CONF_NAME] = "name_required"
             if ean and not ean_valid(ean):
                 errors[CONF_EAN] = "invalid_ean"
+            # Without an EAN the name tells sites apart (an EAN is the unique id).
+            if not ean and any(
+                entry.title.strip().casefold() == data[CONF_NAME].casefold()
+                for entry in self._async_current_entries(include_ignore=False)
+            ):
+                errors[CONF_NAME] = "site_name_taken"
             errors |= site_errors(site_from(data, data))
             if not errors:
                 if ean:
@@ -408,7 +476,35 @@ class MeterSubentryFlow(MeterSteps, ConfigSubentryFlow):
         return [
             dict(sub.data)
             for sub in self._get_entry().get_subentries_of_type(SUBENTRY_METER)
+            if sub.subentry_id != self._own_subentry_id()
         ]
+
+    @override
+    def _own_subentry_id(self) -> str | None:
+        if self.source == SOURCE_RECONFIGURE:
+            return self._reconfigure_subentry_id
+        return None
+
+    @override
+    def _back_step(self) -> str:
+        return "reconfigure" if self.source == SOURCE_RECONFIGURE else "meter"
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Change how an existing meter is reached (host, port, unit id, serial
+        settings, model or sensors), read live like a new one. The meter keeps its
+        subentry, so its entities and their history stay."""
+        data = self._get_reconfigure_subentry().data
+        current = dict(data)
+        if CONF_PARITY in current:
+            current[CONF_PARITY] = {v: k for k, v in PARITY.items()}.get(
+                current[CONF_PARITY], current[CONF_PARITY]
+            )
+        result: SubentryFlowResult = await self._meter_form(
+            data[CONF_SOURCE], user_input, step_id="reconfigure", current=current
+        )
+        return result
 
     async def async_step_user(
         self, user_input: dict[str, Any] | None = None
@@ -419,6 +515,13 @@ class MeterSubentryFlow(MeterSteps, ConfigSubentryFlow):
 
     @override
     async def _finish_meter(self) -> SubentryFlowResult:
+        if self.source == SOURCE_RECONFIGURE:
+            return self.async_update_and_abort(
+                self._get_entry(),
+                self._get_reconfigure_subentry(),
+                title=self._meter_title(),
+                data=self._meter,
+            )
         return self.async_create_entry(title=self._meter_title(), data=self._meter)
 
 

@@ -7,6 +7,7 @@ from homeassistant.components.sensor import SensorStateClass
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import (
@@ -17,14 +18,19 @@ from homeassistant.helpers.update_coordinator import (
 from .const import (
     CONF_DRIVER,
     CONF_NUMBER_ENTITY,
+    CONF_POWER_ENTITY,
     CONF_PROFILE,
     CONF_SOURCE,
     DOMAIN,
     DRIVER_MODBUS,
     SOURCE_SENSORS,
 )
-from .modbus.profiles import CHARGER_PROFILES, METER_PROFILES
+from .modbus.profiles import CHARGER_PROFILES, METER_PROFILES, manufacturer_and_model
 from .runtime import StekkerConfigEntry
+
+# Models of devices without a device of their own to take them from.
+SENSORS_MODEL: Final = "Meter from Home Assistant sensors"
+NUMBER_MODEL: Final = "Charger via a Home Assistant number entity"
 
 
 def site_device(entry: StekkerConfigEntry) -> DeviceInfo:
@@ -46,31 +52,74 @@ def register_site_device(hass: HomeAssistant, entry: StekkerConfigEntry) -> str:
     )
 
 
-def meter_device(entry: StekkerConfigEntry, subentry: ConfigSubentry) -> DeviceInfo:
-    source = subentry.data[CONF_SOURCE]
-    model = (
-        "Home Assistant sensors"
-        if source == SOURCE_SENSORS
-        else METER_PROFILES[subentry.data[CONF_PROFILE]].name
-    )
+def _entity_device(
+    hass: HomeAssistant, entity_id: str
+) -> tuple[str | None, str | None]:
+    """Manufacturer and model of the device the entity belongs to, if any."""
+    entity = er.async_get(hass).async_get(entity_id)
+    if entity is None or entity.device_id is None:
+        return None, None
+    devices = dr.async_get(hass)
+    device = devices.async_get(entity.device_id)
+    # A child device (a socket of a station) is made by its parent's maker.
+    while isinstance(device, dr.ChildDeviceEntry):
+        device = devices.async_get(device.parent_device_id)
+    if device is None:
+        return None, None
+    return device.manufacturer, device.model
+
+
+def meter_name(subentry: ConfigSubentry) -> str:
+    """The meter device's name: its subentry title without a power sensor's
+    entity id (how sensor meters were titled before)."""
+    title = subentry.title
+    power = subentry.data.get(CONF_POWER_ENTITY)
+    if power:
+        title = title.removesuffix(f" ({power})")
+    return title
+
+
+def meter_device(
+    hass: HomeAssistant, entry: StekkerConfigEntry, subentry: ConfigSubentry
+) -> DeviceInfo:
+    """A Modbus meter by its profile; a meter of Home Assistant sensors by the
+    power sensor's own device, if it has one."""
+    data = subentry.data
+    manufacturer: str | None
+    if data[CONF_SOURCE] == SOURCE_SENSORS:
+        manufacturer, own_model = _entity_device(hass, data[CONF_POWER_ENTITY])
+        model = own_model or SENSORS_MODEL
+    else:
+        manufacturer, model = manufacturer_and_model(
+            METER_PROFILES[data[CONF_PROFILE]].name
+        )
     return DeviceInfo(
         identifiers={(DOMAIN, subentry.subentry_id)},
-        name=subentry.title,
+        name=meter_name(subentry),
+        manufacturer=manufacturer,
         model=model,
         via_device_id=entry.runtime_data.site_device_id,
     )
 
 
-def charger_device(entry: StekkerConfigEntry, subentry: ConfigSubentry) -> DeviceInfo:
-    driver = subentry.data[CONF_DRIVER]
-    model = (
-        CHARGER_PROFILES[subentry.data[CONF_PROFILE]].name
-        if driver == DRIVER_MODBUS
-        else subentry.data[CONF_NUMBER_ENTITY]
-    )
+def charger_device(
+    hass: HomeAssistant, entry: StekkerConfigEntry, subentry: ConfigSubentry
+) -> DeviceInfo:
+    """A Modbus charger by its profile; a charger steered through a number entity
+    by that entity's own device, if it has one."""
+    data = subentry.data
+    manufacturer: str | None
+    if data[CONF_DRIVER] == DRIVER_MODBUS:
+        manufacturer, model = manufacturer_and_model(
+            CHARGER_PROFILES[data[CONF_PROFILE]].name
+        )
+    else:
+        manufacturer, own_model = _entity_device(hass, data[CONF_NUMBER_ENTITY])
+        model = own_model or NUMBER_MODEL
     return DeviceInfo(
         identifiers={(DOMAIN, subentry.subentry_id)},
         name=subentry.title,
+        manufacturer=manufacturer,
         model=model,
         via_device_id=entry.runtime_data.site_device_id,
     )

@@ -46,6 +46,8 @@ from .selectors import dropdown
 
 # Panels and the stated kWp may disagree by rounding of the Wp per panel.
 _KWP_TOLERANCE = 0.005
+# Only the total kWp given: the array is stored as this many typical panels.
+_NOMINAL_WP_PER_PANEL = 400.0
 
 
 def _box(step: float | str, unit: str | None = None) -> selector.NumberSelector:
@@ -61,12 +63,12 @@ def _box(step: float | str, unit: str | None = None) -> selector.NumberSelector:
 ARRAY_SCHEMA = probatio.Schema(
     {
         probatio.Required(CONF_NAME): selector.TextSelector(),
-        probatio.Required(CONF_PANELS): _box(1),
+        probatio.Optional(CONF_PANELS): _box(1),
         probatio.Optional(CONF_WP_PER_PANEL): _box("any", "Wp"),
         probatio.Optional(CONF_KWP): _box("any", "kWp"),
         probatio.Required(CONF_AZIMUTH_DEG): _box("any", "°"),
         probatio.Required(CONF_TILT_DEG): _box("any", "°"),
-        probatio.Required(CONF_INVERTER_KW): _box("any", "kW"),
+        probatio.Optional(CONF_INVERTER_KW): _box("any", "kW"),
         probatio.Required(CONF_LOSSES_PCT): _box("any", "%"),
         probatio.Optional(CONF_DAMPING): _box("any"),
     }
@@ -85,27 +87,39 @@ def array_data(user_input: dict[str, Any]) -> tuple[dict[str, Any], dict[str, st
     panel is stored, so the data has one source of truth.
     """
     errors: dict[str, str] = {}
-    panels = float(user_input[CONF_PANELS])
     wp: float | None = user_input.get(CONF_WP_PER_PANEL)
     kwp: float | None = user_input.get(CONF_KWP)
+    given_panels: float | None = user_input.get(CONF_PANELS)
     power_field = CONF_WP_PER_PANEL if wp is not None else CONF_KWP
     power_missing = wp is None and kwp is None
     if not user_input[CONF_NAME].strip():
         errors[CONF_NAME] = "name_required"
-    if not panels.is_integer() or panels < 1:
-        errors[CONF_PANELS] = "panels_out_of_range"
+    if given_panels is not None:
+        panels = float(given_panels)
+        if not panels.is_integer() or panels < 1:
+            errors[CONF_PANELS] = "panels_out_of_range"
+    elif kwp is not None and wp is None:
+        # Only the total: the panel count does not change the forecast.
+        panels = float(max(round(kwp * 1000.0 / _NOMINAL_WP_PER_PANEL), 1))
+    else:
+        panels = 1.0
+        if not power_missing:
+            errors[CONF_PANELS] = "panels_required"
     if wp is None:
         wp = (kwp or 0.0) * 1000.0 / max(panels, 1.0)
     elif kwp is not None and abs(panels * wp / 1000.0 - kwp) > _KWP_TOLERANCE * kwp:
         errors[CONF_KWP] = "power_mismatch"
+    # No inverter limit given: the array's own peak power, so nothing is clipped.
+    inverter_kw = user_input.get(CONF_INVERTER_KW)
     data = {
         CONF_PANELS: int(panels),
         CONF_WP_PER_PANEL: float(wp),
         CONF_AZIMUTH_DEG: float(user_input[CONF_AZIMUTH_DEG]),
         CONF_TILT_DEG: float(user_input[CONF_TILT_DEG]),
-        CONF_INVERTER_KW: float(user_input[CONF_INVERTER_KW]),
         CONF_LOSSES_PCT: float(user_input[CONF_LOSSES_PCT]),
     }
+    if inverter_kw is not None:
+        data[CONF_INVERTER_KW] = float(inverter_kw)
     if (damping := user_input.get(CONF_DAMPING)) is not None:
         data[CONF_DAMPING] = float(damping)
         if not 0.0 <= damping <= 1.0:
@@ -116,10 +130,14 @@ def array_data(user_input: dict[str, Any]) -> tuple[dict[str, Any], dict[str, st
         wp_per_panel=data[CONF_WP_PER_PANEL],
         azimuth_deg=data[CONF_AZIMUTH_DEG],
         tilt_deg=data[CONF_TILT_DEG],
-        inverter_kw=data[CONF_INVERTER_KW],
+        inverter_kw=data.get(
+            CONF_INVERTER_KW, int(panels) * data[CONF_WP_PER_PANEL] / 1000.0
+        ),
         losses_pct=data[CONF_LOSSES_PCT],
     )
     for key, error in solar_array_errors(array).items():
+        if key == CONF_INVERTER_KW and inverter_kw is None:
+            continue  # follows the peak power, whose error is given there
         errors.setdefault(power_field if key == CONF_WP_PER_PANEL else key, error)
     if power_missing:
         errors.pop(power_field, None)

@@ -145,8 +145,9 @@ class ModbusMeterSource:
         try:
             return await self.reader.read(self.hub, self.endpoint, self.unit_id)
         except ModbusConnectionError as err:
+            # Without the hub's retry: a form reads once and does not retry.
             raise MeterReadError(
-                "cannot_connect", endpoint=self.endpoint.describe(), error=str(err)
+                "cannot_connect", endpoint=self.endpoint.describe(), error=err.reason
             ) from err
         except ModbusDeviceError as err:
             hint = self.profile.absent_hint
@@ -156,7 +157,10 @@ class ModbusMeterSource:
                     hint, unit_id=str(self.unit_id), error=str(err)
                 ) from err
             raise MeterReadError(
-                "modbus_exception", unit_id=str(self.unit_id), error=str(err)
+                "modbus_exception",
+                unit_id=str(self.unit_id),
+                code=str(err.exception_code),
+                error=str(err),
             ) from err
         except CodecError as err:
             raise MeterReadError("invalid_response", error=str(err)) from err

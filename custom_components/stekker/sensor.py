@@ -183,7 +183,7 @@ async def async_setup_entry(
     async_add_balancer_sensors(entry, async_add_entities)
     async_add_solar_sensors(entry, async_add_entities)
     for subentry_id, meter in runtime.meters.items():
-        device = meter_device(entry, meter.subentry)
+        device = meter_device(hass, entry, meter.subentry)
         async_add_entities(
             (
                 MeterSensor(meter, description, subentry_id, device)

@@ -82,12 +82,16 @@ STORAGE_VERSION = 1
 ISSUE_FAILING = "solar_forecast_failing"
 
 LAST_GOOD = "last_good"
+# The built-in model without cloud cover (no weather entity, or none answering):
+# a clear-sky forecast, the most the arrays can make.
+BUILTIN_CLEAR_SKY = "builtin_clear_sky"
 # The source sensor's states, best first: a site is only as good as its worst array.
 SOURCE_STATES = [
     FORECAST_FORECAST_SOLAR,
     FORECAST_OPEN_METEO,
     LAST_GOOD,
     FORECAST_BUILTIN,
+    BUILTIN_CLEAR_SKY,
 ]
 SOURCE_NAMES = {
     FORECAST_FORECAST_SOLAR: "Forecast.Solar",
@@ -98,6 +102,7 @@ _RANK = {
     FORECAST_OPEN_METEO: 0,
     LAST_GOOD: 1,
     FORECAST_BUILTIN: 2,
+    BUILTIN_CLEAR_SKY: 3,
 }
 
 type Watts = tuple[tuple[datetime, float], ...]
@@ -133,13 +138,17 @@ def array_config(
     subentry: ConfigSubentry, latitude: float, longitude: float
 ) -> ArrayConfig:
     data = subentry.data
+    limit = data.get(CONF_INVERTER_KW)
+    panels = int(data[CONF_PANELS])
+    wp = float(data[CONF_WP_PER_PANEL])
     array = SolarArray(
         name=subentry.title,
-        panels=int(data[CONF_PANELS]),
-        wp_per_panel=float(data[CONF_WP_PER_PANEL]),
+        panels=panels,
+        wp_per_panel=wp,
         azimuth_deg=float(data[CONF_AZIMUTH_DEG]),
         tilt_deg=float(data[CONF_TILT_DEG]),
-        inverter_kw=float(data[CONF_INVERTER_KW]),
+        # No inverter limit stored: the array's peak power, nothing clipped.
+        inverter_kw=panels * wp / 1000.0 if limit is None else float(limit),
         losses_pct=float(data[CONF_LOSSES_PCT]),
     )
     damping = data.get(CONF_DAMPING)
@@ -150,7 +159,7 @@ def array_config(
         kwp=array.kwp,
         azimuth_deg=array.azimuth_deg,
         tilt_deg=array.tilt_deg,
-        inverter_kw=array.inverter_kw,
+        inverter_kw=None if limit is None else array.inverter_kw,
         damping=None if damping is None else float(damping),
     )
     return ArrayConfig(title=subentry.title, array=array, plane=plane)
@@ -468,6 +477,8 @@ class SolarForecastCoordinator(DataUpdateCoordinator[SolarForecast]):
             source = self.in_use(subentry_id, now)
             if source != FORECAST_BUILTIN:
                 model = _overlay(model, self.planes[subentry_id].watts)
+            elif not weather.clouds:
+                source = BUILTIN_CLEAR_SKY
             arrays[subentry_id] = ArrayForecast(watts=tuple(model), source=source)
         return SolarForecast(arrays=arrays, site=_sum(list(arrays.values())))
 

@@ -96,6 +96,26 @@ class Field:
         return self.dtype.registers
 
 
+# Vendors as their devices are shown in Home Assistant, by the prefix of a profile's name.
+_MANUFACTURERS: Final = {
+    "Eastron": "Eastron",
+    "Carlo Gavazzi": "Carlo Gavazzi",
+    "ABB": "ABB",
+    "Schneider": "Schneider Electric",
+    "Shelly": "Shelly",
+    "Alfen": "Alfen",
+}
+
+
+def manufacturer_and_model(name: str) -> tuple[str | None, str]:
+    """A profile's name split into its vendor and the model: "Eastron SDM630" ->
+    ("Eastron", "SDM630")."""
+    for prefix, manufacturer in _MANUFACTURERS.items():
+        if name.startswith(f"{prefix} "):
+            return manufacturer, name.removeprefix(f"{prefix} ")
+    return None, name
+
+
 @dataclass(frozen=True, slots=True)
 class MeterProfile:
     """How to read one energy meter model."""

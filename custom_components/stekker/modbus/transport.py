@@ -43,7 +43,26 @@ class ModbusError(Exception):
 
 
 class ModbusConnectionError(ModbusError):
-    """The endpoint is unreachable, refused, timed out or closed the connection."""
+    """The endpoint is unreachable, refused, timed out or closed the connection.
+
+    The message says what failed; ``retry_in_s`` is when the hub tries again (a
+    form that reads once shows the message without it).
+    """
+
+    def __init__(self, message: str, retry_in_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_in_s = retry_in_s
+
+    def __str__(self) -> str:
+        message = super().__str__()
+        if self.retry_in_s is None:
+            return message
+        return f"{message}, next attempt in {self.retry_in_s:.1f} s"
+
+    @property
+    def reason(self) -> str:
+        """What failed, without the hub's retry."""
+        return super().__str__()
 
 
 class ModbusDeviceError(ModbusError):
@@ -224,8 +243,7 @@ class ModbusHub:
         now = self._now()
         if now < link.retry_at:
             raise ModbusConnectionError(
-                f"{endpoint.describe()}: unreachable, next attempt in "
-                f"{link.retry_at - now:.1f} s"
+                f"{endpoint.describe()}: unreachable", retry_in_s=link.retry_at - now
             )
         if await link.client.connect():
             if link.backoff:
@@ -237,7 +255,7 @@ class ModbusHub:
         )
         link.retry_at = now + link.backoff
         raise ModbusConnectionError(
-            f"{endpoint.describe()}: cannot connect, retrying in {link.backoff:.0f} s"
+            f"{endpoint.describe()}: cannot connect", retry_in_s=link.backoff
         )
 
     def _new_client(self, endpoint: Endpoint) -> _Client:
