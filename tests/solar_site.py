@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from homeassistant.core import HomeAssistant
+from homeassistant.util.unit_conversion import PowerConverter
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.stekker.const import (
@@ -84,3 +85,12 @@ def state(hass: HomeAssistant, entity_id: str) -> str:
     found = hass.states.get(entity_id)
     assert found is not None, entity_id
     return found.state
+
+
+def watts(hass: HomeAssistant, entity_id: str) -> float:
+    """A power sensor's value in W, whatever unit it is shown in (kW here)."""
+    found = hass.states.get(entity_id)
+    assert found is not None, entity_id
+    return PowerConverter.convert(
+        float(found.state), found.attributes["unit_of_measurement"], "W"
+    )

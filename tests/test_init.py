@@ -120,7 +120,7 @@ async def test_meter_failure_and_recovery(
             modbus_meter(building.port, role="building"),
         )
         await setup(hass, entry)
-        assert value(hass, "sensor.building_meter_power") == 5000.0
+        assert value(hass, "sensor.building_meter_power") == 5.0  # kW
         await meter_server.stop()
         for _ in range(3):
             await cycle(hass, entry)
@@ -130,7 +130,7 @@ async def test_meter_failure_and_recovery(
             == STATE_UNAVAILABLE
         )
         # The other meter keeps working.
-        assert value(hass, "sensor.building_meter_power") == 5000.0
+        assert value(hass, "sensor.building_meter_power") == 5.0  # kW
         assert caplog.text.count("Error fetching Office Grid meter data") == 1
 
         await meter_server.start()
@@ -138,7 +138,7 @@ async def test_meter_failure_and_recovery(
             await asyncio.sleep(0.1)  # let the reconnect backoff pass
             await cycle(hass, entry)
         assert value(hass, "sensor.grid_meter_power") == pytest.approx(
-            sdm630_values()["power_w"], abs=0.01
+            sdm630_values()["power_w"] / 1000.0, abs=1e-5
         )
         assert value(hass, "sensor.office_available_charging_power") > 0
         assert "Fetching Office Grid meter data recovered" in caplog.text

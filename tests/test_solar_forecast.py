@@ -49,6 +49,7 @@ from .solar_site import (
     setup,
     solar_site,
     state,
+    watts,
 )
 
 SOURCE = "sensor.roof_south_solar_forecast_source"
@@ -105,7 +106,7 @@ async def test_forecast_solar_feeds_the_sensors(
     assert calls(aioclient_mock, FORECAST_SOLAR_URL) == 1
     # 10:00 in Utrecht: the answer's own sample; the peak is at 14:00 local.
     for prefix in ("sensor.roof_south", "sensor.office"):
-        assert float(state(hass, f"{prefix}_solar_forecast_power")) == 2072.0
+        assert watts(hass, f"{prefix}_solar_forecast_power") == 2072.0
         assert state(hass, f"{prefix}_solar_forecast_source") == "forecast_solar"
         assert (
             state(hass, f"{prefix}_solar_forecast_peak_time_today")
@@ -165,7 +166,7 @@ async def test_failing_source_falls_back_and_raises_a_repair(
     # The last good answer still serves: 10:15 lies between its 10:00 and 11:00.
     assert state(hass, SOURCE) == "last_good"
     assert state(hass, "sensor.office_solar_forecast_source") == "last_good"
-    assert float(state(hass, POWER)) == pytest.approx(2072.0 + (2543.0 - 2072.0) / 4)
+    assert watts(hass, POWER) == pytest.approx(2072.0 + (2543.0 - 2072.0) / 4)
     await later(hass, freezer, entry)
     assert issue(hass, entry) is None
     await later(hass, freezer, entry)
@@ -205,7 +206,7 @@ async def test_without_a_last_good_forecast_the_model_serves(
 
     # Without a weather entity the built-in model is clear sky, and says so.
     assert state(hass, SOURCE) == ("builtin" if with_weather else "builtin_clear_sky")
-    assert float(state(hass, POWER)) == pytest.approx(expected)
+    assert watts(hass, POWER) == pytest.approx(expected)
     assert issue(hass, entry) is None
     assert await hass.config_entries.async_unload(entry.entry_id)
 
@@ -269,7 +270,7 @@ async def test_reload_keeps_the_last_good_forecast(
     await hass.async_block_till_done(wait_background_tasks=True)
     assert aioclient_mock.mock_calls == []
     assert state(hass, SOURCE) == "forecast_solar"
-    assert float(state(hass, POWER)) == 2072.0
+    assert watts(hass, POWER) == 2072.0
 
     await later(hass, freezer, entry)
     assert len(aioclient_mock.mock_calls) == 1
@@ -353,7 +354,7 @@ async def test_open_meteo(
     gti = fixture_json("open_meteo_minutely_15.json")["minutely_15"]
     index = gti["time"].index("2026-06-20T08:00")
     mean_gti = sum(gti["global_tilted_irradiance"][index : index + 2]) / 2
-    assert float(state(hass, POWER)) == pytest.approx(mean_gti * 4.2 * 0.86)
+    assert watts(hass, POWER) == pytest.approx(mean_gti * 4.2 * 0.86)
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -393,7 +394,7 @@ async def test_builtin_model_scaled_by_the_weather(hass: HomeAssistant) -> None:
 
     assert state(hass, SOURCE) == "builtin"
     overcast = builtin_w(SOUTH, cloud_cover_pct=100.0, ambient_c=20.0)
-    assert float(state(hass, POWER)) == pytest.approx(overcast)
+    assert watts(hass, POWER) == pytest.approx(overcast)
     assert overcast < builtin_w(SOUTH) / 2
     assert await hass.config_entries.async_unload(entry.entry_id)
 
@@ -417,7 +418,7 @@ async def test_weather_that_keeps_failing_raises_a_repair(
     )
     await setup(hass, entry)
     # Clear sky until the weather answers.
-    assert float(state(hass, POWER)) == pytest.approx(builtin_w(SOUTH))
+    assert watts(hass, POWER) == pytest.approx(builtin_w(SOUTH))
     await later(hass, freezer, entry)
     assert issue(hass, entry) is None
     await later(hass, freezer, entry)
@@ -547,7 +548,7 @@ async def test_weather_times_without_a_zone_are_local(hass: HomeAssistant) -> No
     await setup(hass, entry)
     # 10:00 in Amsterdam is 08:00 UTC, the fixtures' now.
     overcast = builtin_w(SOUTH, cloud_cover_pct=100.0, ambient_c=20.0)
-    assert float(state(hass, POWER)) == pytest.approx(overcast)
+    assert watts(hass, POWER) == pytest.approx(overcast)
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -577,7 +578,7 @@ async def test_a_hanging_weather_service_does_not_block_setup(
         ("Roof south", SOUTH), forecast_source="builtin", weather_entity="weather.sky"
     )
     await setup(hass, entry)
-    assert float(state(hass, POWER)) == pytest.approx(builtin_w(SOUTH), rel=1e-3)
+    assert watts(hass, POWER) == pytest.approx(builtin_w(SOUTH), rel=1e-3)
     released.set()
     assert await hass.config_entries.async_unload(entry.entry_id)
 

@@ -109,11 +109,15 @@ def _meter(
     diagnostic: bool = False,
     enabled: bool = True,
 ) -> MeterSensorDescription:
+    # Power in kW with two decimals and currents with one, like the site's own
+    # sensors beside them (meters report W; HA converts).
+    kilowatts = device_class is SensorDeviceClass.POWER
     return MeterSensorDescription(
         key=key,
         translation_key=translation_key,
         device_class=device_class,
         native_unit_of_measurement=unit,
+        suggested_unit_of_measurement=UnitOfPower.KILO_WATT if kilowatts else None,
         state_class=state_class,
         suggested_display_precision=precision,
         entity_category=EntityCategory.DIAGNOSTIC if diagnostic else None,
@@ -123,7 +127,7 @@ def _meter(
 
 
 METER_SENSORS: tuple[MeterSensorDescription, ...] = (
-    _meter(POWER, "power", SensorDeviceClass.POWER, UnitOfPower.WATT, 0),
+    _meter(POWER, "power", SensorDeviceClass.POWER, UnitOfPower.WATT, 2),
     *(
         _meter(
             phase_key(quantity, phase),
@@ -138,8 +142,8 @@ METER_SENSORS: tuple[MeterSensorDescription, ...] = (
         )
         for phase in PHASES
         for quantity, device_class, unit, precision in (
-            ("power", SensorDeviceClass.POWER, UnitOfPower.WATT, 0),
-            ("current", SensorDeviceClass.CURRENT, UnitOfElectricCurrent.AMPERE, 2),
+            ("power", SensorDeviceClass.POWER, UnitOfPower.WATT, 2),
+            ("current", SensorDeviceClass.CURRENT, UnitOfElectricCurrent.AMPERE, 1),
             ("voltage", SensorDeviceClass.VOLTAGE, UnitOfElectricPotential.VOLT, 1),
         )
     ),

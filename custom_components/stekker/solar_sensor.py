@@ -76,8 +76,10 @@ SOLAR_SENSORS: tuple[SolarSensorDescription, ...] = (
         translation_key="solar_forecast_power",
         device_class=SensorDeviceClass.POWER,
         native_unit_of_measurement=UnitOfPower.WATT,
+        # Shown in kW like the site's other power sensors.
+        suggested_unit_of_measurement=UnitOfPower.KILO_WATT,
         state_class=SensorStateClass.MEASUREMENT,
-        suggested_display_precision=0,
+        suggested_display_precision=2,
         value_fn=lambda f, now: f.power_at(now),
     ),
     _energy("solar_forecast_today", lambda f, now: f.energy_kwh(*_today(now))),
