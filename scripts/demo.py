@@ -497,7 +497,7 @@ class Demo:
                     "source": self.entity_id("demo_office_solar_forecast_power"),
                     "method": "left",
                     "round": 3,
-                    "unit_prefix": "k",
+                    # The forecast power is in kW already: kW x h = kWh.
                     "unit_time": "h",
                     "max_sub_interval": {"hours": 0, "minutes": 0, "seconds": 30},
                 },

@@ -264,7 +264,7 @@ def check(
                 re.compile("Forecast headroom" + value + "kW"),
                 re.compile("GTV utilisation" + value + "%"),
                 re.compile("Available current L1" + value + "A"),
-                re.compile("Solar forecast power" + value + "W"),
+                re.compile("Solar forecast power" + value + "kW"),
                 "Balancing problem",
             ],
             "device.png",
