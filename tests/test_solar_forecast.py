@@ -472,6 +472,13 @@ async def test_forecast_headroom_from_the_building_load(
     assert min(slot["available_kw"] for slot in forecast) == pytest.approx(
         night, abs=1e-3
     )
+    # The meter stops: the forecast headroom goes at once, not at the next
+    # forecast update minutes later (a blind site promises no headroom).
+    hass.states.async_set("sensor.p1", "unavailable", {"unit_of_measurement": "W"})
+    for meter in entry.runtime_data.meters.values():
+        await meter.async_refresh()
+    await hass.async_block_till_done()
+    assert state(hass, "sensor.office_forecast_headroom") == "unavailable"
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 

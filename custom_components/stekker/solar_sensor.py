@@ -235,6 +235,21 @@ class ForecastHeadroomSensor(StekkerEntity[SolarForecastCoordinator], SensorEnti
         self._forecast = self._compute()
         super()._handle_coordinator_update()
 
+    async def async_added_to_hass(self) -> None:
+        """Also follow the meters: without meter data there is no forecast now."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            self._entry.runtime_data.headroom.async_add_listener(self._on_meters)
+        )
+
+    @callback
+    def _on_meters(self) -> None:
+        """Meter data came or went: recompute at once (else at the solar update)."""
+        if self._entry.runtime_data.headroom.last_update_success != bool(
+            self._forecast
+        ):
+            self._handle_coordinator_update()
+
     @property
     def available(self) -> bool:
         return super().available and bool(self._forecast)
