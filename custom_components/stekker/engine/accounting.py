@@ -107,26 +107,21 @@ def account(
     top = max(measured.values(), default=0.0) if measured else 0.0
     log = obs.log
     upper = log.upper(now, lag_s)
-    # A measurement tells the draw now when it is from this cycle (as current as
-    # the grid reading it is subtracted from), or when nothing changed since.
-    settled = (
+    # From this cycle: as current as the grid reading it is subtracted from.
+    current = measured is not None and age is not None and age <= fresh_s
+    # Taken once the car had its lag to follow the last change: what it does.
+    after_lag = (
         measured is not None
         and obs.measured_at is not None
-        and (obs.measured_at >= now - fresh_s or obs.measured_at >= log.since + lag_s)
-    )
-    # Taken once the car had its lag to follow the last change: what it does.
-    observed = (
-        top
-        if measured is not None
-        and obs.measured_at is not None
         and obs.measured_at >= log.since + lag_s
-        else None
     )
+    # Either way the measurement tells the draw now.
+    settled = current or after_lag
+    observed = top if after_lag else None
     why = ""
     if obs.steered and upper is not None:
         device = obs.device_setpoint_a
         written = log.amps or 0.0
-        at_reading = log.upper(obs.measured_at, lag_s) if obs.measured_at else upper
         # A charger shows a setpoint a moment after a write: one above what was
         # written means the write did not land, or the charger lost it.
         if (
@@ -139,14 +134,14 @@ def account(
             settled
             and obs.measured_at is not None
             and obs.measured_at >= log.since  # the log knows the setpoint then
-            and at_reading is not None
+            and (at_reading := log.upper(obs.measured_at, lag_s)) is not None
             and top > at_reading + obey_tolerance_a(at_reading)
         ):
             why = f"draws {top:.1f} A, set to {at_reading:.1f} A"
     if not obs.steered or why:
         # Only a measurement of this cycle counts: an older one may show a car that
         # has stopped since; the reservation covers whatever it draws.
-        fresh = measured if age is not None and age <= fresh_s else None
+        fresh = measured if current else None
         credit = {p: max(0.0, (fresh or {}).get(p, 0.0)) for p in phases}
         reserve = max(top, obs.spec.max_a, obs.device_setpoint_a or 0.0)
         return ChargerAccount(credit, reserve, obeying=not why, why=why)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from .accounting import ChargerAccount
+from .accounting import ChargerAccount, total_credit
 from .allocator import (
     AllocatorConfig,
     AllocatorMemory,
@@ -127,8 +127,7 @@ def _allocate(
     config = replace(config, voltage_v=headroom.voltage_v)
     room = {p: float(headroom.available_a.get(p, 0.0)) for p in PHASES}
     room_kw = headroom.available_kw
-    _over_limit(chargers, room)
-    room_kw = _over_limit_kw(chargers, room_kw, config.voltage_v)
+    room_kw = _cut_unmeasured(chargers, room, room_kw, config.voltage_v)
     targets: dict[str, float | None] = {}
     states: dict[str, str] = {}
     why: dict[str, str] = {}
@@ -174,35 +173,28 @@ def _allocate(
     return Decision(Mode.ALLOCATE, targets, states, why, kept, limits)
 
 
-def _credits(chargers: Sequence[ChargerInput], assumed: bool) -> dict[str, float]:
-    totals = dict.fromkeys(PHASES, 0.0)
-    for charger in chargers:
-        if charger.account.assumed or not assumed:
-            for phase, amps in charger.account.credit_a.items():
-                totals[phase] += amps
-    return totals
-
-
-def _over_limit(chargers: Sequence[ChargerInput], room: dict[str, float]) -> None:
-    """On a phase measured over its limit, count unmeasured chargers at nothing.
+def _cut_unmeasured(
+    chargers: Sequence[ChargerInput],
+    room: dict[str, float],
+    room_kw: float,
+    volts: float,
+) -> float:
+    """On a phase (or the GTV) measured over its limit, count unmeasured chargers
+    at nothing; returns the kW room, ``room`` is changed in place.
 
     A car credited at its setpoint that draws less (full, or a lower own maximum)
     would otherwise keep part of the cut to itself, and the overload would only
     halve each cycle. The grid reading is over the limit: cut at once.
     """
-    credit, assumed = _credits(chargers, False), _credits(chargers, True)
+    credit = total_credit({c.spec.id: c.account for c in chargers})
+    assumed = total_credit(
+        {c.spec.id: c.account for c in chargers if c.account.assumed}
+    )
     for phase in PHASES:
-        if room[phase] < credit[phase] - 1e-6:
-            room[phase] -= assumed[phase]
-
-
-def _over_limit_kw(
-    chargers: Sequence[ChargerInput], room_kw: float, volts: float
-) -> float:
-    """The same for the GTV: measured above it, unmeasured chargers count as 0."""
-    credit, assumed = _credits(chargers, False), _credits(chargers, True)
+        if room[phase] < credit.get(phase, 0.0) - 1e-6:
+            room[phase] -= assumed.get(phase, 0.0)
     if room_kw < sum(credit.values()) * volts / 1000.0 - 1e-6:
-        return room_kw - sum(assumed.values()) * volts / 1000.0
+        room_kw -= sum(assumed.values()) * volts / 1000.0
     return room_kw
 
 

@@ -99,10 +99,8 @@ def _total_w(reading: MeterReading) -> float:
     )
 
 
-def _high_voltage(readings: list[MeterReading], site: Site) -> float:
-    measured = [
-        v for r in readings for p in site.phase_names if (v := _volts(r, p)) is not None
-    ]
+def _high_voltage(reading: MeterReading, site: Site) -> float:
+    measured = [v for p in site.phase_names if (v := _volts(reading, p)) is not None]
     if len(measured) < site.phases:
         return site.v_max
     return max(measured)
@@ -143,7 +141,7 @@ def compute_headroom(
         # known here, so the phase fuses are guarded against the gross load.
         net_phase, measured = load_currents(building, site, {})
 
-    volts = _high_voltage([basis], site)
+    volts = _high_voltage(basis, site)
     fuse_room = {
         p: max(0.0, site.fuse_a - site.margin_a - net_phase[p])
         for p in site.phase_names
