@@ -58,6 +58,7 @@ class ModbusSimServer:
         self.connections = 0
         self.in_flight = 0
         self.max_in_flight = 0
+        self.written: set[int] = set()  # units written to since last cleared
 
     @property
     def port(self) -> int:
@@ -166,6 +167,9 @@ class ModbusSimServer:
         """Serve one request from the stored registers (see the class docstring)."""
         if not (function_code == 6 and set_values is None):  # FC6 reads back once more
             self.requests[(unit_id, function_code)] += 1
+        refused = self.refusal(unit_id, function_code, address, count, set_values)
+        if refused is not None:
+            return refused
         table = _TABLE.get(function_code)
         if table is None:
             return ExcCodes.ILLEGAL_FUNCTION
@@ -186,4 +190,20 @@ class ModbusSimServer:
             ]
         else:
             store.update(zip(span, (int(v) for v in set_values), strict=True))
+            self.written.add(unit_id)
+        return None
+
+    def refusal(
+        self,
+        unit_id: int,
+        function_code: int,
+        address: int,
+        count: int,
+        set_values: list[int] | list[bool] | None,
+    ) -> ExcCodes | None:
+        """The exception a device answers this request with; None serves it.
+
+        Devices that refuse some requests (a write that covers half a value,
+        reads beyond a length) override this.
+        """
         return None

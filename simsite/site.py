@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Final
+from typing import Final, override
 
 from pymodbus.constants import ExcCodes
 
@@ -68,41 +68,21 @@ class _AlfenStation(ModbusSimServer):
 
     A real Eve refuses a write that covers half the float or any read-only
     register, so a driver that gets this wrong fails here as it would on site.
-    Accepted setpoint writes are noted per unit for the watchdog.
+    Accepted writes are noted per unit (``written``) for the watchdog.
     """
 
-    def __init__(self, port: int) -> None:
-        super().__init__(port=port)
-        self.written: set[int] = set()
-
-    async def _action(
+    @override
+    def refusal(
         self,
         unit_id: int,
         function_code: int,
-        start_address: int,
         address: int,
         count: int,
-        registers: list[int],
         set_values: list[int] | list[bool] | None,
     ) -> ExcCodes | None:
-        writes = function_code in (6, 16) and set_values is not None
-        if writes and set_values is not None:
-            refusal = _refusal(address, [int(v) for v in set_values])
-            if refusal is not None:
-                self.requests[(unit_id, function_code)] += 1
-                return refusal
-        result = await super()._action(
-            unit_id,
-            function_code,
-            start_address,
-            address,
-            count,
-            registers,
-            set_values,
-        )
-        if writes and result is None:
-            self.written.add(unit_id)
-        return result
+        if function_code in (6, 16) and set_values is not None:
+            return _refusal(address, [int(v) for v in set_values])
+        return None
 
 
 def _mode3(car: Car) -> int:
@@ -187,7 +167,7 @@ class SimulatedSite:
         # at its safe current and register 1214 reads 0.
         self.modbus_ignored: set[str] = set()
         if self._alfen_units:
-            self.station = _AlfenStation(charger_port)
+            self.station = _AlfenStation(port=charger_port)
             for unit in self._alfen_units.values():
                 self.station.set_fields(
                     unit, (ALFEN.setpoint,), {ALFEN.setpoint.key: safe_current_a}

@@ -78,27 +78,15 @@ async def test_other_exceptions_of_an_optional_register_are_not_absence(
     start_server: ServerFactory, hub: ModbusHub
 ) -> None:
     class BusyAtTwo(ModbusSimServer):
-        async def _action(
+        def refusal(
             self,
             unit_id: int,
             function_code: int,
-            start_address: int,
             address: int,
             count: int,
-            registers: list[int],
             set_values: list[int] | list[bool] | None,
         ) -> ExcCodes | None:
-            if address == 2 and count == 1:
-                return ExcCodes.DEVICE_BUSY
-            return await super()._action(
-                unit_id,
-                function_code,
-                start_address,
-                address,
-                count,
-                registers,
-                set_values,
-            )
+            return ExcCodes.DEVICE_BUSY if address == 2 and count == 1 else None
 
     server = BusyAtTwo()
     device(0, 1, 3)(server)  # register 2 lacks: the block fails, then it is busy

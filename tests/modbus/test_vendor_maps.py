@@ -177,27 +177,15 @@ class AtMost(ModbusSimServer):
         super().__init__()
         self.limit = limit
 
-    async def _action(
+    def refusal(
         self,
         unit_id: int,
         function_code: int,
-        start_address: int,
         address: int,
         count: int,
-        registers: list[int],
         set_values: list[int] | list[bool] | None,
     ) -> ExcCodes | None:
-        if count > self.limit:
-            return ExcCodes.ILLEGAL_VALUE
-        return await super()._action(
-            unit_id,
-            function_code,
-            start_address,
-            address,
-            count,
-            registers,
-            set_values,
-        )
+        return ExcCodes.ILLEGAL_VALUE if count > self.limit else None
 
 
 async def read_limited(
