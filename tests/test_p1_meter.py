@@ -108,11 +108,11 @@ async def test_dsmr5_disabled_entities_then_mapped_read_live_and_saved(
     assert result["step_id"] == "verify_p1"
     placeholders = result["description_placeholders"]
     # Net: 2.3 - 1.15 + 0.46 kW. Whole amperes at their worst: L1 imports
-    # 10 A -> 10.99 A, L2 exports 5 A -> 4.01 A of export, L3 2 A -> 2.99 A.
+    # "10 A" -> 11 A, L2 exports "5 A" -> 4 A of export, L3 "2 A" -> 3 A.
     assert placeholders["power_kw"] == "1.61"
-    assert "| L1 | 230.0 | 10.99 | 2.30 |" in placeholders["phases"]
-    assert "| L2 | 230.0 | -4.01 | -1.15 |" in placeholders["phases"]
-    assert "| L3 | 230.0 | 2.99 | 0.46 |" in placeholders["phases"]
+    assert "| L1 | 230.0 | 11.00 | 2.30 |" in placeholders["phases"]
+    assert "| L2 | 230.0 | -4.00 | -1.15 |" in placeholders["phases"]
+    assert "| L3 | 230.0 | 3.00 | 0.46 |" in placeholders["phases"]
     assert (
         "| import_power | sensor.electricity_meter_power_consumption |"
         in placeholders["mapping"]
@@ -143,15 +143,15 @@ async def test_dsmr5_disabled_entities_then_mapped_read_live_and_saved(
     power = meter_entity(hass, meter.subentry_id, "power_w")
     assert float(hass.states.get(power).state) == pytest.approx(1.61)
     current = meter_entity(hass, meter.subentry_id, "current_l1_a")
-    assert float(hass.states.get(current).state) == pytest.approx(10.99)
+    assert float(hass.states.get(current).state) == pytest.approx(11.0)
 
     # Live: a new telegram is the next reading.
     await publish(hass, stream, meter_state({**MIXED, "l1": (4.6, 0.0, 20)}))
     coordinator = entry.runtime_data.meters[meter.subentry_id]
     await coordinator.async_refresh()
     assert coordinator.data.power_w == pytest.approx(3910.0)
-    assert coordinator.data.signed_current("l1") == pytest.approx(20.99)
-    assert coordinator.data.signed_current("l2") == pytest.approx(-4.01)
+    assert coordinator.data.signed_current("l1") == pytest.approx(21.0)
+    assert coordinator.data.signed_current("l2") == pytest.approx(-4.0)
     await hass.config_entries.async_unload(entry.entry_id)
     await hass.config_entries.async_unload(dsmr.entry_id)
 
@@ -270,7 +270,7 @@ async def test_homewizard_p1_is_mapped_and_warned_about_its_poll(
     assert result["step_id"] == "verify_p1_slow"
     placeholders = result["description_placeholders"]
     assert placeholders["power_kw"] == "1.61"
-    assert "| L2 | 229.0 | -4.01 | -1.15 |" in placeholders["phases"]
+    assert "| L2 | 229.0 | -4.00 | -1.15 |" in placeholders["phases"]
     assert placeholders["interval_s"] == "5"
     assert placeholders["deadline_s"] == "18"
     assert f"| net_power | {entity_ids['active_power_w']} |" in placeholders["mapping"]

@@ -20,9 +20,9 @@ VOLTAGE = "voltage"
 QUARTER_HOUR = "quarter_hour_avg"
 PEAK = "month_peak"
 
-# A whole-ampere reading n stands for anything within 1 A of n (meters
+# A whole-ampere reading n stands for anything less than 1 A from n (meters
 # truncate or round): the current is moved this much towards import.
-WHOLE_AMPERE_A = 0.99
+WHOLE_AMPERE_A = 1.0
 
 
 def part(name: str, phase: str | None = None) -> str:
@@ -42,10 +42,12 @@ def conservative_current(amperes: float, net_w: float | None) -> float:
     """A whole-ampere current magnitude as the worst it may be for headroom.
 
     The sign comes from the phase's net power: a phase that imports (net power
-    >= 0, or not measured) counts ``WHOLE_AMPERE_A`` more (a reading of 12 A may
-    be 12.9 A); a phase that exports counts that much less export, never past 0
-    (exporting 12 A may be exporting 11.1 A). Returns the magnitude; the reading
-    signs it from the same phase power.
+    >= 0, or not measured) counts 1 A more (a reading of 12 A may be 12.9 A, so
+    it counts as 13 A); a phase that exports counts 1 A less export, never past
+    0 (exporting "12 A" may be exporting 11.5 A; it counts as 11 A). Whether the
+    meter truncates or rounds, the current used is never better for the fuse
+    than the true one. Returns the magnitude; the reading signs it from the
+    same phase power.
     """
     magnitude = abs(amperes)
     if net_w is not None and net_w < 0:
