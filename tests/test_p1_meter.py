@@ -121,9 +121,10 @@ async def test_dsmr5_disabled_entities_then_mapped_read_live_and_saved(
         "| current_l2 | sensor.electricity_meter_current_phase_l2 |"
         in placeholders["mapping"]
     )
-    # 1 s telegrams: stale after 5 s of silence, then the 3 s the balancer holds.
+    # 1 s telegrams: stale after 5 s of silence, then the 3 s the balancer
+    # holds the setpoints and the 1 s cycle that notices.
     assert placeholders["interval_s"] == "1"
-    assert placeholders["deadline_s"] == "8"
+    assert placeholders["deadline_s"] == "9"
     assert hass.config_entries.async_entries(DOMAIN) == []
 
     result = await hass.config_entries.flow.async_configure(
@@ -160,7 +161,7 @@ async def test_dsmr_at_its_default_rate_is_warned_about(
     hass: HomeAssistant, stream: P1Stream, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """dsmr's default passes one telegram per 30 s: the flow says the deadline
-    that makes (30 s silence + 3 s) and warns."""
+    that makes (30 s silence + 3 s + a cycle) and warns."""
     # dsmr's throttle reads HA's wall clock: each telegram comes 10 s later.
     later = [timedelta()]
 
@@ -175,7 +176,7 @@ async def test_dsmr_at_its_default_rate_is_warned_about(
     result = await pick_p1(hass, dsmr_device(hass, dsmr).id)
     assert result["step_id"] == "verify_p1_slow"
     assert result["description_placeholders"]["interval_s"] == "30"
-    assert result["description_placeholders"]["deadline_s"] == "33"
+    assert result["description_placeholders"]["deadline_s"] == "34"
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"next_step_id": "meter"}
     )
@@ -264,7 +265,7 @@ async def test_homewizard_p1_is_mapped_and_warned_about_its_poll(
     hass: HomeAssistant,
 ) -> None:
     """HomeWizard gives a signed net power, per phase too; its integration
-    polls every 5 s, so the fail-safe deadline is 15 + 3 s: a warning."""
+    polls every 5 s, so the fail-safe deadline is 15 + 3 + 1 s: a warning."""
     device, entity_ids = homewizard_meter(hass, HW_FULL)
     result = await pick_p1(hass, device.id)
     assert result["step_id"] == "verify_p1_slow"
@@ -272,7 +273,7 @@ async def test_homewizard_p1_is_mapped_and_warned_about_its_poll(
     assert placeholders["power_kw"] == "1.61"
     assert "| L2 | 229.0 | -4.00 | -1.15 |" in placeholders["phases"]
     assert placeholders["interval_s"] == "5"
-    assert placeholders["deadline_s"] == "18"
+    assert placeholders["deadline_s"] == "19"
     assert f"| net_power | {entity_ids['active_power_w']} |" in placeholders["mapping"]
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"next_step_id": "save"}

@@ -63,7 +63,7 @@ from .const import (
     SUBENTRY_METER,
     SUBENTRY_SOLAR_ARRAY,
 )
-from .coordinator import stale_time
+from .coordinator import poll_interval, stale_time
 from .engine.net_meter import CURRENT, EXPORT_POWER, IMPORT_POWER, part
 from .engine.readings import MeterReading
 from .engine.site import PHASES, MeterRole, Site, site_errors
@@ -299,8 +299,9 @@ class MeterSteps(FlowHandler[Any, Any, Any]):
         return await self._meter_form(SOURCE_NET_SENSORS, user_input)
 
     def _stale_s(self) -> float:
-        """Seconds the balancer holds setpoints without a fresh meter reading."""
-        return float(BALANCING_DEFAULTS[CONF_STALE_S])
+        """Seconds the balancer holds setpoints without a fresh meter reading,
+        plus the control cycle that notices."""
+        return float(BALANCING_DEFAULTS[CONF_STALE_S]) + DEFAULT_POLL_INTERVAL
 
     def _map_p1(self, data: dict[str, Any]) -> tuple[str, dict[str, str]] | None:
         """Add the P1 meter's entities to ``data``; else an error and its placeholders."""
@@ -413,7 +414,9 @@ class MeterSteps(FlowHandler[Any, Any, Any]):
 
     async def _verify_p1(self, meter: NetSensorMeterSource) -> Any:
         """The readings, what was mapped, and the fail-safe deadline that the
-        meter's own rate allows; a warning when that is long."""
+        meter's own rate allows (silent for 3 reports, then the time the
+        balancer holds setpoints, and the cycle that notices); a warning when
+        that is long."""
         deadline = meter.silence_deadline_s + self._stale_s()
         self._readings |= {
             "mapping": "\n".join(
@@ -615,7 +618,8 @@ class MeterSubentryFlow(MeterSteps, ConfigSubentryFlow):
 
     @override
     def _stale_s(self) -> float:
-        return stale_time(self._get_entry())
+        entry = self._get_entry()
+        return stale_time(entry) + poll_interval(entry).total_seconds()
 
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
