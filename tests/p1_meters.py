@@ -139,6 +139,14 @@ def homewizard_meter(
         name="P1 meter",
     )
     registry = er.async_get(hass)
+    # Not a meter value: the device's identify button.
+    registry.async_get_or_create(
+        "button",
+        "homewizard",
+        f"{entry.unique_id}_identify",
+        config_entry=entry,
+        device_id=device.id,
+    )
     entity_ids = {}
     for key, value in values.items():
         entity = registry.async_get_or_create(
