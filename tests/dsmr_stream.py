@@ -1,11 +1,12 @@
 """DSMR P1 telegrams served on 127.0.0.1, as a P1-to-network adapter does.
 
-Telegrams are written here from the standard, not from any parser: the Dutch
-"P1 Companion Standard" 5.0.2 (Netbeheer Nederland, 2016; section 6.2 telegram
-format, 6.12 CRC; table 6 "Data objects") and the Belgian Fluvius "e-MUCS P1"
-1.7.1 (section 6.4 for 1-0:1.4.0 and 1-0:1.6.0). A DSMR 5 telegram ends with
-``!`` and a CRC16 over everything from ``/`` to ``!`` inclusive: polynomial
-x^16 + x^15 + x^2 + 1, bits reflected (0xA001), start value 0, four hex digits.
+Telegrams are written here from the standards, not from any parser: the Dutch
+"P1 Companion Standard" (Netbeheer Nederland; 5.0.2 for DSMR 5, 4.2.2 for
+DSMR 4: telegram layout, OBIS data objects, CRC) and the Belgian Fluvius
+"e-MUCS P1" (1-0:1.4.0 running quarter-hour average demand, 1-0:1.6.0 month
+peak with its time). A telegram ends with ``!`` and a CRC16 over everything
+from ``/`` to ``!`` inclusive: polynomial x^16 + x^15 + x^2 + 1, bits
+reflected (0xA001), start value 0, as four hex digits.
 """
 
 import asyncio
