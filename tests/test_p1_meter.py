@@ -1,5 +1,5 @@
 """Smart meters (P1) through the real config flow: the core dsmr integration
-reading DSMR 5 / 5B telegrams from 127.0.0.1, and HomeWizard P1 entities."""
+reading DSMR 5, 5B and 4 telegrams from 127.0.0.1, and HomeWizard P1 entities."""
 
 import asyncio
 from collections.abc import AsyncIterator
