@@ -16,7 +16,7 @@ time of day follow the site's clock through daylight-saving changes.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from statistics import median
 from typing import Final
 
@@ -45,13 +45,10 @@ def quarter_means(samples: Sequence[LoadSample]) -> dict[tuple[date, int], float
     """
     by_key: dict[tuple[date, int], tuple[float, list[float]]] = {}
     for sample in samples:
-        start_q = _quarter_of_day(sample.start)
-        quarters = max(1, round(sample.duration_s / QUARTER_S))
-        for offset in range(quarters):
-            quarter = start_q + offset
-            if quarter >= 96:  # an hour does not cross midnight; be safe anyway
-                break
-            key = (sample.start.date(), quarter)
+        for offset in range(max(1, round(sample.duration_s / QUARTER_S))):
+            # An hour may run past midnight (zones half an hour off UTC).
+            when = sample.start + timedelta(seconds=offset * QUARTER_S)
+            key = (when.date(), _quarter_of_day(when))
             finest, values = by_key.get(key, (sample.duration_s, []))
             if sample.duration_s < finest:
                 finest, values = sample.duration_s, []
