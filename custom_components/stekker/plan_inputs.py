@@ -3,12 +3,16 @@
 Slot 0 runs from now to the end of the current clock quarter-hour; every later
 slot is a whole quarter. Per slot:
 
-- the grid limit: the GTV minus the safety margin;
-- the building load expected from the recorder's long-term statistics of the
-  site's building-load sensor (the same weekday and time over the last four
-  weeks, median; with short history the same time over all days, else the
-  current load held flat; slot 0 is the load measured now);
-- the solar forecast of the site's arrays (0 without arrays).
+- the grid limit, less the safety margin: the lowest of the GTV, the schedule's
+  lowest block in the slot, the limit entity's value now (held: the plan is
+  made again when it changes) and, with a quarter-hour budget, the budget
+  (slot 0: what the current quarter still allows);
+- the building load expected from the recorder's statistics of the site's
+  building-load sensor (the same weekday and time over the last four weeks,
+  median; with short history the same time over all days, else the current
+  load held flat; slot 0 is the load measured now);
+- the solar forecast of the site's arrays (0 without arrays);
+- the price, when a price sensor with prices ahead is set (see engine.prices).
 """
 
 from dataclasses import dataclass
@@ -22,9 +26,13 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.recorder import get_instance
 from homeassistant.util import dt as dt_util
 
-from .const import DOMAIN
+from .const import CONF_PRICE_ENTITY, DOMAIN
+from .coordinator import HeadroomCoordinator
 from .engine.building_profile import LoadSample, expected_load_kw
+from .engine.grid_limit import lowest_between
+from .engine.prices import price_points, slot_prices
 from .runtime import StekkerConfigEntry
+from .site_limits import entity_limit_kw
 
 SLOT: Final = timedelta(minutes=15)
 HISTORY: Final = timedelta(weeks=4)
@@ -47,13 +55,14 @@ class SiteSeries:
 
 
 def slot_bounds(now: datetime, slots: int) -> list[tuple[datetime, datetime]]:
-    """Slot 0 from now to the next clock quarter-hour, then whole quarters."""
-    local = dt_util.as_local(now)
+    """Slot 0 from now to the next clock quarter-hour, then whole quarters (in
+    UTC, whose quarters are every zone's, so daylight saving cannot bend them)."""
+    utc = dt_util.as_utc(now)
     into = timedelta(
-        minutes=local.minute % 15, seconds=local.second, microseconds=local.microsecond
+        minutes=utc.minute % 15, seconds=utc.second, microseconds=utc.microsecond
     )
-    edge = local - into + SLOT
-    bounds = [(local, edge)]
+    edge = utc - into + SLOT
+    bounds = [(utc, edge)]
     while len(bounds) < slots:
         bounds.append((edge, edge + SLOT))
         edge += SLOT
@@ -100,7 +109,6 @@ async def async_site_series(
 ) -> SiteSeries:
     """The series for the next ``slots`` slots from ``now``."""
     runtime = entry.runtime_data
-    site = runtime.site
     bounds = slot_bounds(now, slots)
     slot_h = tuple((end - start).total_seconds() / 3600.0 for start, end in bounds)
 
@@ -116,8 +124,9 @@ async def async_site_series(
         if entity_id is not None and "recorder" in hass.config.components
         else []
     )
+    local = [(dt_util.as_local(start), dt_util.as_local(end)) for start, end in bounds]
     building = list(
-        expected_load_kw(history, [start for start, _ in bounds], current_kw)
+        expected_load_kw(history, [start for start, _ in local], current_kw)
     )
     if building:
         building[0] = current_kw
@@ -127,14 +136,51 @@ async def async_site_series(
         forecast.site.energy_kwh(start, end) / hours if forecast and hours else 0.0
         for (start, end), hours in zip(bounds, slot_h, strict=True)
     )
-    limit = site.gtv_kw - site.margin_kw
+    quarter = headroom.quarter
     return SiteSeries(
         start=now,
         slot_h=slot_h,
-        grid_limit_kw=(limit,) * len(bounds),
+        grid_limit_kw=_grid_limits(hass, headroom, local),
         building_kw=tuple(building),
         solar_kw=solar,
-        price=None,
-        capacity_price_per_kw=0.0,
-        month_peak_kw=0.0,
+        price=_prices(hass, entry, bounds),
+        capacity_price_per_kw=headroom.limits.capacity_price_per_kw,
+        month_peak_kw=0.0 if quarter is None else quarter.month_peak_kw(now),
     )
+
+
+def _grid_limits(
+    hass: HomeAssistant,
+    headroom: HeadroomCoordinator,
+    bounds: list[tuple[datetime, datetime]],
+) -> tuple[float, ...]:
+    limits = headroom.limits
+    entity_kw = (
+        None
+        if limits.limit_entity is None
+        else entity_limit_kw(hass, limits.limit_entity)
+    )
+    allowance = None if headroom.quarter is None else headroom.quarter.allowance_kw()
+    series: list[float] = []
+    for index, (start, end) in enumerate(bounds):
+        kw = lowest_between(limits.schedule, start, end, limits.gtv_kw)
+        if entity_kw is not None:
+            kw = min(kw, entity_kw)
+        if limits.budget_kw is not None:
+            kw = min(kw, limits.budget_kw)
+            if index == 0 and allowance is not None:
+                kw = min(kw, allowance)
+        series.append(max(0.0, kw - headroom.site.margin_kw))
+    return tuple(series)
+
+
+def _prices(
+    hass: HomeAssistant,
+    entry: StekkerConfigEntry,
+    bounds: list[tuple[datetime, datetime]],
+) -> tuple[float, ...] | None:
+    entity_id = entry.options.get(CONF_PRICE_ENTITY)
+    state = hass.states.get(entity_id) if entity_id else None
+    if state is None:
+        return None
+    return slot_prices(price_points(state.attributes), bounds)
