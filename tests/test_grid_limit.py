@@ -208,7 +208,10 @@ async def test_a_limit_entity_lowers_the_live_headroom_at_once(
     hass.states.async_set(SIGNAL, "80", {"unit_of_measurement": "kW"})
     await hass.async_block_till_done()
     assert value(hass, "sensor.office_grid_limit") == 48.0
-    # A unit that is no power is no limit either.
+    # Gone altogether, or a unit that is no power: no limit either.
+    hass.states.async_remove(SIGNAL)
+    await hass.async_block_till_done()
+    assert value(hass, "sensor.office_grid_limit") == 48.0
     hass.states.async_set(SIGNAL, "3", {"unit_of_measurement": "A"})
     await hass.async_block_till_done()
     assert value(hass, "sensor.office_grid_limit") == 48.0

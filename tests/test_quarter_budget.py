@@ -11,7 +11,8 @@ from pytest_homeassistant_custom_component.common import (
     mock_restore_cache_with_extra_data,
 )
 
-from custom_components.stekker.site_limits import QuarterHourMeter
+from custom_components.stekker.plan_inputs import async_site_series
+from custom_components.stekker.site_limits import QuarterHourMeter, SiteLimits
 from simsite.cars import Car
 from simsite.site import SimulatedSite
 
@@ -69,6 +70,18 @@ async def test_a_short_peak_passes_while_the_quarter_stays_within_the_budget(
 
         await loop.cycle(600)
         assert car.draw_a == pytest.approx(16.0)  # 5 + 11 kW, within 20 kW
+        # The plan sees what the quarter still allows now, then the budget.
+        series = await async_site_series(hass, loop.entry, headroom.wall_clock(), 4)
+        allowance = headroom.quarter.allowance_kw()
+        assert allowance is not None
+        assert allowance > BUDGET_KW
+        margin = SITE_OPTIONS["margin_kw"]
+        assert series.grid_limit_kw == (
+            pytest.approx(min(50.0, allowance) - margin),
+            BUDGET_KW - margin,
+            BUDGET_KW - margin,
+            BUDGET_KW - margin,
+        )
         await loop.cycle(60)  # the building's peak: 16 + 11 kW for a minute
         during = [s.draws_a["A"] for s in site.history if PEAK_LATE[0] < s.time_s]
         assert min(during) >= 15.0  # the car kept charging
@@ -95,23 +108,24 @@ async def test_a_short_peak_passes_while_the_quarter_stays_within_the_budget(
 
 
 @pytest.mark.parametrize(
-    ("written", "restored"),
+    ("written", "stored", "restored"),
     [
-        (datetime(2026, 11, 3, 9, tzinfo=UTC), 7.5),
-        (datetime(2026, 10, 31, tzinfo=UTC), 0),
+        (datetime(2026, 11, 3, 9, tzinfo=UTC), 7.5, 7.5),
+        (datetime(2026, 10, 31, tzinfo=UTC), 7.5, 0),
+        (datetime(2026, 11, 3, 9, tzinfo=UTC), None, 0),
     ],
-    ids=["this_month", "last_month"],
+    ids=["this_month", "last_month", "was_unavailable"],
 )
 async def test_the_month_peak_is_restored_within_its_month(
-    hass: HomeAssistant, written: datetime, restored: float
+    hass: HomeAssistant, written: datetime, stored: float | None, restored: float
 ) -> None:
     """No meter: nothing is sampled, so only the restored peak is there."""
     mock_restore_cache_with_extra_data(
         hass,
         [
             (
-                State(PEAK, "7.5", last_updated=written),
-                {"native_value": 7.5, "native_unit_of_measurement": "kW"},
+                State(PEAK, str(stored), last_updated=written),
+                {"native_value": stored, "native_unit_of_measurement": "kW"},
             )
         ],
     )
@@ -126,3 +140,14 @@ async def test_the_month_peak_is_restored_within_its_month(
     headroom.wall_clock = lambda: datetime(2026, 11, 30, 12, tzinfo=UTC)
     assert headroom.quarter is not None
     assert headroom.quarter.month_peak_kw(headroom.wall_clock()) == restored
+
+
+def test_a_restored_peak_never_lowers_one_already_counted() -> None:
+    meter = QuarterHourMeter(SiteLimits(gtv_kw=50.0, budget_kw=20.0))
+    assert meter.average_kw is None  # nothing sampled yet
+    assert meter.allowance_kw() is None
+    now = datetime(2026, 11, 30, 12, tzinfo=UTC)
+    meter.restore_peak(now, 9.0)
+    meter.restore_peak(now, 6.0)
+    meter.restore_peak(datetime(2026, 10, 30, 12, tzinfo=UTC), 12.0)
+    assert meter.month_peak_kw(now) == 9.0

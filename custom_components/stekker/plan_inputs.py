@@ -6,7 +6,8 @@ slot is a whole quarter. Per slot:
 - the grid limit, less the safety margin: the lowest of the GTV, the schedule's
   lowest block in the slot, the limit entity's value now (held: the plan is
   made again when it changes) and, with a quarter-hour budget, the budget
-  (slot 0: what the current quarter still allows);
+  (slot 0: what the rest of the current quarter may average, which is above
+  the budget when the quarter so far was below it);
 - the building load expected from the recorder's statistics of the site's
   building-load sensor (the same weekday and time over the last four weeks,
   median; with short history the same time over all days, else the current
@@ -125,11 +126,9 @@ async def async_site_series(
         else []
     )
     local = [(dt_util.as_local(start), dt_util.as_local(end)) for start, end in bounds]
-    building = list(
-        expected_load_kw(history, [start for start, _ in local], current_kw)
-    )
-    if building:
-        building[0] = current_kw
+    # Slot 0 is the load measured now; the later ones are expected.
+    later = expected_load_kw(history, [start for start, _ in local[1:]], current_kw)
+    building = (current_kw, *later)[:slots]
 
     forecast = runtime.solar.data if runtime.solar is not None else None
     solar = tuple(
@@ -141,7 +140,7 @@ async def async_site_series(
         start=now,
         slot_h=slot_h,
         grid_limit_kw=_grid_limits(hass, headroom, local),
-        building_kw=tuple(building),
+        building_kw=building,
         solar_kw=solar,
         price=_prices(hass, entry, bounds),
         capacity_price_per_kw=headroom.limits.capacity_price_per_kw,
@@ -166,10 +165,10 @@ def _grid_limits(
         kw = lowest_between(limits.schedule, start, end, limits.gtv_kw)
         if entity_kw is not None:
             kw = min(kw, entity_kw)
-        if limits.budget_kw is not None:
+        if index == 0 and allowance is not None:
+            kw = min(kw, allowance)  # the rest of this quarter may average more
+        elif limits.budget_kw is not None:
             kw = min(kw, limits.budget_kw)
-            if index == 0 and allowance is not None:
-                kw = min(kw, allowance)
         series.append(max(0.0, kw - headroom.site.margin_kw))
     return tuple(series)
 
