@@ -24,6 +24,7 @@ from .const import (
     SOURCE_SENSORS,
 )
 from .engine.headroom import Headroom, compute_headroom, credited_power
+from .engine.quarter_hour import live_limit_kw
 from .engine.readings import MeterReading
 from .engine.site import PHASES, MeterRole, Site
 from .meter import MeterReadError, MeterSource, SensorMeterSource, read_checked
@@ -247,10 +248,8 @@ class HeadroomCoordinator(DataUpdateCoordinator[Headroom]):
         if fresh and max(fresh) != self._sampled_at:
             self._sampled_at = max(fresh)
             self.quarter.sample(wall, self._sampled_at, room.grid_kw, basis_reading)
-        allowance = self.quarter.allowance_kw()
-        if allowance is None or allowance >= limit:
-            return room
-        return headroom(allowance)
+        live = live_limit_kw(self.site.gtv_kw, limit, self.quarter.allowance_kw())
+        return room if live >= limit else headroom(live)
 
     @override
     async def _async_update_data(self) -> Headroom:
