@@ -14,8 +14,12 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.stekker.const import DOMAIN
 from custom_components.stekker.plan_inputs import async_site_series
+from simsite.cars import Car
+from simsite.load import BuildingLoad
 from simsite.modbus_server import ModbusSimServer
+from simsite.site import SimulatedSite
 
+from .closed_loop import closed_loop, entity_charger
 from .conftest import SITE_DATA, SITE_OPTIONS, modbus_meter, sdm630_values, site_entry
 
 AMSTERDAM = dt_util.get_time_zone("Europe/Amsterdam")
@@ -251,3 +255,32 @@ async def test_the_plan_sees_the_schedule_the_entity_and_the_prices(
     assert series.price[33:] == pytest.approx((0.07,) * 7)
     assert series.capacity_price_per_kw == 3.5
     assert series.month_peak_kw == 0.0  # no quarter-hour average counted yet
+
+
+async def test_cars_follow_a_lower_limit_within_a_cycle_and_the_lag(
+    hass: HomeAssistant,
+) -> None:
+    """Closed loop: two cars charging beside a 20 kW building; the operator's
+    signal drops from above the GTV to 26 kW, then goes unavailable."""
+    hass.states.async_set(SIGNAL, "60", {"unit_of_measurement": "kW"})
+    cars = {"A": Car("a"), "B": Car("b")}
+    site = SimulatedSite(BuildingLoad(peak_w=12_000.0), cars, start_s=12 * 3600.0)
+    chargers = {"A": entity_charger("A"), "B": entity_charger("B")}
+    async with closed_loop(
+        hass, site, chargers, options={"limit_entity": SIGNAL}
+    ) as loop:
+        await loop.cycle(300)
+        assert site.history[-1].power_w > 28_000  # both cars charge
+        hass.states.async_set(SIGNAL, "26", {"unit_of_measurement": "kW"})
+        await hass.async_block_till_done()
+        start = len(site.history)
+        await loop.cycle(60)
+        after = list(site.history)[start:]
+        # One step for the cars' lag: from then on within the new limit.
+        assert all(s.power_w <= 26_000 for s in after[1:])
+        assert max(after[-1].draws_a.values()) >= 6.0  # one car in what is left
+        hass.states.async_set(SIGNAL, STATE_UNAVAILABLE)
+        await hass.async_block_till_done()
+        await loop.cycle(300)
+        assert site.history[-1].power_w > 28_000  # both back under the GTV
+        assert site.longest_run_above(power_w=50_000) == 0
