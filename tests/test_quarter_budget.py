@@ -11,6 +11,7 @@ from pytest_homeassistant_custom_component.common import (
     mock_restore_cache_with_extra_data,
 )
 
+from custom_components.stekker.diagnostics import async_get_config_entry_diagnostics
 from custom_components.stekker.plan_inputs import async_site_series
 from custom_components.stekker.site_limits import QuarterHourMeter, SiteLimits
 from simsite.cars import Car
@@ -99,6 +100,11 @@ async def test_a_short_peak_passes_while_the_quarter_stays_within_the_budget(
         assert max(during) == 0.0
         await loop.cycle(810)
         assert quarter_average_kw(loop, START_S + 900) <= BUDGET_KW
+
+        diagnostics = await async_get_config_entry_diagnostics(hass, loop.entry)
+        quarter_hour = diagnostics["headroom"]["quarter_hour"]
+        assert quarter_hour["month_peak"]["peak_kw"] == pytest.approx(first, rel=0.02)
+        assert quarter_hour["allowance_kw"] >= 0.0
 
         # A restart keeps the month's peak.
         peak = value(hass, PEAK)
