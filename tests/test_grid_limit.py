@@ -2,7 +2,10 @@
 saved), a limit entity lowering the live headroom at once (and its fallback),
 and the limit, prices and budget as the plan sees them."""
 
+import json
+import re
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +25,12 @@ from simsite.site import SimulatedSite
 from .closed_loop import closed_loop, entity_charger
 from .conftest import SITE_DATA, SITE_OPTIONS, modbus_meter, sdm630_values, site_entry
 
+TRANSLATIONS = (
+    Path(__file__).resolve().parent.parent
+    / "custom_components"
+    / "stekker"
+    / "translations"
+)
 AMSTERDAM = dt_util.get_time_zone("Europe/Amsterdam")
 SIGNAL = "sensor.grid_signal"
 PRICES = "sensor.electricity_price"
@@ -118,6 +127,13 @@ async def test_grid_limit_option_errors_save_nothing(
     assert result["errors"] == errors
     assert placeholders.items() <= result["description_placeholders"].items()
     assert entry.options == SITE_OPTIONS
+    # Each error is translated, and every placeholder it names is filled in.
+    for language in ("en", "nl"):
+        messages = json.loads((TRANSLATIONS / f"{language}.json").read_text())
+        for key in errors.values():
+            message = messages["options"]["error"][key]
+            named = set(re.findall(r"{(\w+)}", message))
+            assert named <= set(result["description_placeholders"]), (language, key)
 
 
 async def test_grid_limit_options_are_saved_and_cleared(hass: HomeAssistant) -> None:
