@@ -125,3 +125,24 @@ def test_month_peak_keeps_the_highest_and_starts_over_each_month() -> None:
     assert month_peak(peak, nov, meter_peak_kw=8.0).peak_kw == 8.0
     # The last quarter of November ends in December: it does not count there.
     assert month_peak(peak, dec, (nov, 9.0)) == MonthPeak(dec, 0.0)
+
+
+@given(
+    st.floats(0.0, 500.0),
+    st.floats(0.0, 899.0),
+    st.lists(st.floats(0.1, 120.0), min_size=1, max_size=80),
+)
+def test_a_steady_import_is_counted_exactly_across_quarters(
+    kw: float, first_into: float, steps: list[float]
+) -> None:
+    """Whatever the sampling, a steady import's quarter so far is kw x time,
+    and every quarter that ends averages kw."""
+    clock = 7 * 900.0 + first_into
+    state, ended = track_import(None, 7, first_into, clock, kw)
+    for step in steps:
+        clock += step
+        quarter, into = int(clock // 900), clock % 900
+        state, ended = track_import(state, quarter, into, clock, kw)
+        assert state.imported_kwh == pytest.approx(kw * into / 3600, abs=1e-9)
+        if ended is not None:
+            assert ended == pytest.approx(kw, abs=1e-9)
