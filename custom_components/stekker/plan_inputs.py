@@ -11,7 +11,8 @@ slot is a whole quarter. Per slot:
 - the building load expected from the recorder's statistics of the site's
   building-load sensor (the same weekday and time over the last four weeks,
   median; with short history the same time over all days, else the current
-  load held flat; slot 0 is the load measured now);
+  load held flat; slot 0 is the load measured now, or last measured while the
+  meters are down, 0 before any reading);
 - the solar forecast of the site's arrays (0 without arrays);
 - the price, when a price sensor with prices ahead is set (see engine.prices).
 """
@@ -114,11 +115,8 @@ async def async_site_series(
     slot_h = tuple((end - start).total_seconds() / 3600.0 for start, end in bounds)
 
     headroom = runtime.headroom
-    current_kw = (
-        headroom.data.building_load_kw
-        if headroom.last_update_success and headroom.data is not None
-        else 0.0
-    )
+    # The last measured load, also while the meters are down (0 before any).
+    current_kw = headroom.data.building_load_kw if headroom.data is not None else 0.0
     entity_id = building_load_entity(hass, entry)
     history = (
         await async_load_history(hass, entity_id, now)
