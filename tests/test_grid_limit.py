@@ -201,7 +201,9 @@ async def test_price_option_needs_prices_it_can_read(hass: HomeAssistant) -> Non
 
 
 async def test_a_limit_entity_lowers_the_live_headroom_at_once(
-    hass: HomeAssistant, meter_server: ModbusSimServer
+    hass: HomeAssistant,
+    meter_server: ModbusSimServer,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """No meter poll in between: the entity's change alone runs a cycle."""
     hass.states.async_set(SIGNAL, "45", {"unit_of_measurement": "kW"})
@@ -220,10 +222,12 @@ async def test_a_limit_entity_lowers_the_live_headroom_at_once(
     assert value(hass, "sensor.office_grid_limit") == 38.0
     assert value(hass, available) == pytest.approx(38 - 1 - net_kw(), abs=0.01)
 
-    # Unavailable: the lowest of the GTV and the schedule, never the GTV alone.
+    # Unavailable: the lowest of the GTV and the schedule, never the GTV alone;
+    # said once in the log.
     hass.states.async_set(SIGNAL, STATE_UNAVAILABLE)
     await hass.async_block_till_done()
     assert value(hass, "sensor.office_grid_limit") == 48.0
+    assert caplog.text.count(f"Limit entity {SIGNAL} has no value") == 1
     # A signal above the GTV does not raise it.
     hass.states.async_set(SIGNAL, "80", {"unit_of_measurement": "kW"})
     await hass.async_block_till_done()
@@ -235,6 +239,12 @@ async def test_a_limit_entity_lowers_the_live_headroom_at_once(
     hass.states.async_set(SIGNAL, "3", {"unit_of_measurement": "A"})
     await hass.async_block_till_done()
     assert value(hass, "sensor.office_grid_limit") == 48.0
+    # Once more since the 80 kW: gone, then a current, is one spell without.
+    assert caplog.text.count(f"Limit entity {SIGNAL} has no value") == 2
+    hass.states.async_set(SIGNAL, "46", {"unit_of_measurement": "kW"})
+    await hass.async_block_till_done()
+    assert value(hass, "sensor.office_grid_limit") == 46.0
+    assert f"Limit entity {SIGNAL} has a value again" in caplog.text
 
 
 async def test_the_plan_sees_the_schedule_the_entity_and_the_prices(

@@ -26,6 +26,7 @@ from .const import (
     CONF_LIMIT_ENTITY,
     CONF_LIMIT_SCHEDULE,
     CONF_QUARTER_BUDGET_KW,
+    LOGGER,
 )
 from .engine.grid_limit import LimitBlock, limit_at, parse_schedule
 from .engine.quarter_hour import (
@@ -101,15 +102,32 @@ def limit_now_kw(hass: HomeAssistant, limits: SiteLimits, now: datetime) -> floa
 def async_track_limit_entity(
     hass: HomeAssistant, limits: SiteLimits, action: Callable[[], None]
 ) -> CALLBACK_TYPE | None:
-    """Call ``action`` whenever the limit entity changes: a lower limit acts at once."""
-    if limits.limit_entity is None:
+    """Call ``action`` whenever the limit entity changes: a lower limit acts at once.
+
+    The entity losing its value is logged once, and its return once.
+    """
+    entity_id = limits.limit_entity
+    if entity_id is None:
         return None
+    usable = entity_limit_kw(hass, entity_id) is not None
 
     @callback
     def _changed(_event: Event[EventStateChangedData]) -> None:
+        nonlocal usable
+        now_usable = entity_limit_kw(hass, entity_id) is not None
+        if now_usable != usable:
+            usable = now_usable
+            if usable:
+                LOGGER.info("Limit entity %s has a value again", entity_id)
+            else:
+                LOGGER.warning(
+                    "Limit entity %s has no value in kW or W: the GTV and the "
+                    "time blocks apply until it has",
+                    entity_id,
+                )
         action()
 
-    return async_track_state_change_event(hass, limits.limit_entity, _changed)
+    return async_track_state_change_event(hass, entity_id, _changed)
 
 
 def _month(when: datetime) -> tuple[int, int]:
