@@ -28,8 +28,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 SLOT_H: Final = 0.25
-# A stage's optimum is kept up to this much (relative, at least absolute 1e-6).
+# A stage's optimum is kept up to this much (relative, and as absolute floor).
 _STAGE_TOL: Final = 1e-7
+# Less than this (kW) is solver noise, no charging.
+_ZERO_KW: Final = 1e-6
+# HiGHS simplex strategies: dual from scratch, primal from a feasible basis.
+_DUAL: Final = 1
+_PRIMAL: Final = 4
 # A car is done when its energy is within this of its need (kWh).
 _DONE_TOL: Final = 1e-4
 _PHASES: Final = ("l1", "l2", "l3")
@@ -169,6 +174,7 @@ class _Model:
         r_peak = r_surplus + n
         r_energy = r_peak + (n if self.capacity else 0)
         r_fair = r_energy + k
+        self.r_energy = r_energy
         n_row = r_fair + k
         # Column blocks.
         c_u = n_p
@@ -259,6 +265,7 @@ class _Model:
 
         h = highspy.Highs()  # type: ignore[no-untyped-call]
         h.setOptionValue("output_flag", False)
+        h.setOptionValue("presolve", "off")
         lp = highspy.HighsLp()
         lp.num_col_ = n_col
         lp.num_row_ = n_row
@@ -285,52 +292,79 @@ class _Model:
         energy: FloatArray = self.hours[self.slot_of]
         return energy
 
-    def stage(self, cost: FloatArray) -> FloatArray:
-        """Minimise cost, keep the optimum (within the tolerance) as a row."""
-        h = self.highs
-        cols = np.flatnonzero(cost).astype(np.int32)
-        all_cols = np.arange(self.n_col, dtype=np.int32)
-        h.changeColsCost(self.n_col, all_cols, cost)
-        h.run()
-        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-            raise RuntimeError(f"plan LP: {h.modelStatusToString(h.getModelStatus())}")
-        best = float(h.getInfo().objective_function_value)
-        if len(cols):
-            tol = max(1e-6, _STAGE_TOL * abs(best))
-            h.addRow(-highspy.kHighsInf, best + tol, len(cols), cols, cost[cols])
-        values: FloatArray = np.asarray(h.getSolution().col_value, np.float64)
-        return values
-
     def solve(self) -> FloatArray:
-        """The stages in order; the car powers of the last."""
-        n_col = self.n_col
-        x = np.zeros(n_col)
+        """The stages in order; the car powers of the last.
+
+        A stage's optimum is kept as sparsely as it can be: when every need
+        is met each car's energy row gets its energy as lower bound (no dense
+        row over all powers), the fair share bounds its one column. Should a
+        later stage fail on numerics, the last optimum stands: it keeps every
+        limit and the earlier goals, only the later ones are not pursued.
+        """
         if self.n_p == 0:
-            return x[:0]
+            return np.zeros(0)
+        h = self.highs
         energy = self._energy_cost()
-        cost = np.zeros(n_col)
+        cost = np.zeros(self.n_col)
         cost[: self.n_p] = -energy
-        x = self.stage(cost)
-        delivered = float(energy @ x[: self.n_p])
-        if delivered < float(self.need.sum()) - 1e-6:
-            cost = np.zeros(n_col)
+        x = self._run(cost, _DUAL)
+        if x is None:  # all zero is always feasible, the energy bounded
+            raise RuntimeError("plan LP: no optimum for the delivered energy")
+        per_car = np.bincount(
+            self.car_of, weights=energy * x[: self.n_p], minlength=len(self.need)
+        )
+        if float(per_car.sum()) >= float(self.need.sum()) - _DONE_TOL:
+            lower = np.minimum(per_car, self.need) - _STAGE_TOL * np.maximum(
+                1.0, self.need
+            )
+            for j in range(len(self.need)):
+                h.changeRowBounds(self.r_energy + j, lower[j], self.need[j])
+            stages = []
+        else:
+            self._keep(cost, x)
+            cost = np.zeros(self.n_col)
             cost[self.c_z] = 1.0
-            x = self.stage(cost)
+            stages = [cost]
         if self.surplus.any():
-            cost = np.zeros(n_col)
+            cost = np.zeros(self.n_col)
             cost[self.c_u : self.c_u + self.n] = -self.hours
-            x = self.stage(cost)
+            stages.append(cost)
         if (self.price is not None and self.price.any()) or self.capacity:
-            cost = np.zeros(n_col)
+            cost = np.zeros(self.n_col)
             if self.price is not None:
                 cost[: self.n_p] = self.price[self.slot_of] * energy
             if self.capacity:
                 cost[self.c_q] = self.capacity_price
-            x = self.stage(cost)
-        cost = np.zeros(n_col)
+            stages.append(cost)
+        cost = np.zeros(self.n_col)
         cost[: self.n_p] = energy * (self.slot_of + 1) / self.n
-        x = self.stage(cost)
+        stages.append(cost)
+        for i, cost in enumerate(stages):
+            last = i == len(stages) - 1
+            found = self._run(cost, _PRIMAL if last else _DUAL)
+            if found is None:
+                break
+            x = found
+            if not last:
+                self._keep(cost, x)
         return x[: self.n_p]
+
+    def _run(self, cost: FloatArray, strategy: int) -> FloatArray | None:
+        h = self.highs
+        h.setOptionValue("simplex_strategy", strategy)
+        h.changeColsCost(self.n_col, np.arange(self.n_col, dtype=np.int32), cost)
+        h.run()
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return None
+        values: FloatArray = np.asarray(h.getSolution().col_value, np.float64)
+        return values
+
+    def _keep(self, cost: FloatArray, x: FloatArray) -> None:
+        """The next stages keep this cost at its optimum (within the tolerance)."""
+        best = float(cost @ x)
+        cols = np.flatnonzero(cost).astype(np.int32)
+        tol = _STAGE_TOL * max(1.0, abs(best))
+        self.highs.addRow(-highspy.kHighsInf, best + tol, len(cols), cols, cost[cols])
 
 
 def make_plan(inp: PlanInput) -> Plan:
@@ -342,7 +376,7 @@ def make_plan(inp: PlanInput) -> Plan:
     for k, (_, planned) in enumerate(model.planned):
         max_of[k] = car_max_kw(planned, inp)
     powers = np.clip(powers, 0.0, max_of[model.car_of] if model.n_p else 0.0)
-    powers[powers < 1e-9] = 0.0
+    powers[powers < _ZERO_KW] = 0.0
 
     total = model.base.copy()
     cars: dict[str, CarPlan] = {}
@@ -364,7 +398,7 @@ def make_plan(inp: PlanInput) -> Plan:
             done = 0
         elif shortfall <= _DONE_TOL:
             done = int(np.argmax(cumulative >= need - _DONE_TOL))
-            shortfall = 0.0
+            energy, shortfall = need, 0.0
         else:
             done = None
         cars[car.id] = CarPlan(
