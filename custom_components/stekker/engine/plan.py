@@ -32,7 +32,7 @@ SLOT_H: Final = 0.25
 _STAGE_TOL: Final = 1e-7
 # Less than this (kW) is solver noise, no charging.
 _ZERO_KW: Final = 1e-6
-# HiGHS simplex strategies: dual from scratch, primal from a feasible basis.
+# HiGHS simplex strategies.
 _DUAL: Final = 1
 _PRIMAL: Final = 4
 # A car is done when its energy is within this of its need (kWh).
@@ -118,12 +118,13 @@ def _validate(inp: PlanInput) -> int:
 
 
 class _Model:
-    """The LP's columns and rows, built with numpy in column-wise form.
+    """The LP, built with numpy in column-wise form.
 
-    Columns: car powers (car by car, slot by slot), then per slot the power
-    taken from the surplus, the largest relative shortfall and the rise of the
-    month peak. Rows: per slot grid, phases, surplus and peak; per car energy
-    and relative shortfall.
+    Columns: car powers (car by car, slot by slot); per car its energy; per
+    slot the cars' total power and the part of it taken from the surplus; the
+    largest relative shortfall; the rise of the month peak. Every stage's cost
+    and kept optimum is on the few aggregate columns, not on the powers: the
+    rows stay sparse and the simplex fast.
     """
 
     def __init__(self, inp: PlanInput, n: int) -> None:
@@ -135,7 +136,9 @@ class _Model:
         self.hours = hours
         self.base = base
         self.surplus = np.maximum(0.0, -base)
-        self.month_peak = max(0.0, inp.month_peak_kw)
+        self.price = None if inp.price is None else np.asarray(inp.price, np.float64)
+        self.capacity_price = inp.capacity_price_per_kw
+        self.capacity = inp.capacity_price_per_kw > 0.0
 
         planned = [
             (i, car)
@@ -147,15 +150,16 @@ class _Model:
         self.planned = planned
         k = len(planned)
         slots = np.array([min(c.departure_slot, n) for _, c in planned], np.int64)
-        self.car_of = np.repeat(np.arange(k), slots)
+        car = np.repeat(np.arange(k), slots)
         starts = np.concatenate(([0], np.cumsum(slots)))
+        t = np.arange(int(starts[-1])) - np.repeat(starts[:-1], slots)
+        self.car_of = car
         self.car_start = starts
-        self.slot_of = np.arange(int(starts[-1])) - np.repeat(starts[:-1], slots)
         n_p = int(starts[-1])
         self.n_p = n_p
         need = np.array([c.need_kwh for _, c in planned], np.float64)
         self.need = need
-        max_kw = np.array([car_max_kw(c, inp) for _, c in planned], np.float64)
+        self.max_kw = np.array([car_max_kw(c, inp) for _, c in planned], np.float64)
 
         # Phase rows: 3 per slot on a 3-phase site, 1 on a 1-phase site.
         n_ph = 3 if inp.site_phases == 3 else 1
@@ -164,184 +168,178 @@ class _Model:
             [_PHASES.index(c.phase) if n_ph == 3 else 0 for _, c in planned],
             np.int64,
         )
-        fuse_kw = inp.fuse_a * inp.voltage_v / 1000.0
 
-        self.capacity = inp.capacity_price_per_kw > 0.0
         # Row blocks.
-        r_grid = 0
-        r_phase = r_grid + n
-        r_surplus = r_phase + n_ph * n
-        r_peak = r_surplus + n
-        r_energy = r_peak + (n if self.capacity else 0)
+        r_sum = 0
+        r_phase = r_sum + n
+        r_energy = r_phase + n_ph * n
         r_fair = r_energy + k
-        self.r_energy = r_energy
-        n_row = r_fair + k
+        r_surplus = r_fair + k
+        r_peak = r_surplus + n
+        n_row = r_peak + (n if self.capacity else 0)
         # Column blocks.
-        c_u = n_p
-        self.c_u = c_u
-        self.c_z = c_u + n
+        self.c_e = n_p
+        self.c_s = self.c_e + k
+        self.c_u = self.c_s + n
+        self.c_z = self.c_u + n
         self.c_q = self.c_z + 1
-        n_col = self.c_q + (1 if self.capacity else 0)
-        self.n_col = n_col
+        self.n_col = self.c_q + (1 if self.capacity else 0)
 
-        # Power columns: grid, phase(s), surplus, peak, energy, fairness.
-        t = self.slot_of
-        car = self.car_of
-        is3 = three[car]
-        width = 3 + n_ph + (1 if self.capacity else 0) + 2
+        # Power columns: slot total, phase(s), energy.
+        width = 2 + n_ph
         rows = np.zeros((n_p, width), np.int32)
         vals = np.zeros((n_p, width), np.float64)
         mask = np.ones((n_p, width), dtype=bool)
-        col = 0
-        rows[:, col] = r_grid + t
-        vals[:, col] = 1.0
-        col += 1
+        rows[:, 0] = r_sum + t
+        vals[:, 0] = 1.0
         if n_ph == 3:
+            is3 = three[car]
             for ph in range(3):
-                rows[:, col] = r_phase + 3 * t + ph
-                vals[:, col] = np.where(is3, 1.0 / 3.0, 1.0)
-                mask[:, col] = is3 | (own[car] == ph)
-                col += 1
+                rows[:, 1 + ph] = r_phase + 3 * t + ph
+                vals[:, 1 + ph] = np.where(is3, 1.0 / 3.0, 1.0)
+                mask[:, 1 + ph] = is3 | (own[car] == ph)
         else:
-            rows[:, col] = r_phase + t
-            vals[:, col] = 1.0
-            col += 1
-        rows[:, col] = r_surplus + t
-        vals[:, col] = -1.0
-        col += 1
+            rows[:, 1] = r_phase + t
+            vals[:, 1] = 1.0
+        rows[:, -1] = r_energy + car
+        vals[:, -1] = hours[t]
+        # Energy columns: -1 in the car's energy row, 1/need in its fairness row.
+        e_rows = np.stack((r_energy + np.arange(k), r_fair + np.arange(k)), axis=1)
+        e_vals = np.stack((-np.ones(k), 1.0 / need), axis=1)
+        # Slot total columns: -1 in the slot's sum and surplus rows, 1 in peak.
+        s_rows = [r_sum + np.arange(n), r_surplus + np.arange(n)]
+        s_vals = [-np.ones(n), -np.ones(n)]
         if self.capacity:
-            rows[:, col] = r_peak + t
-            vals[:, col] = 1.0
-            col += 1
-        rows[:, col] = r_energy + car
-        vals[:, col] = hours[t]
-        col += 1
-        rows[:, col] = r_fair + car
-        vals[:, col] = hours[t] / need[car]
-        col += 1
-        mask[:, col:] = False
-        p_index = rows[mask]
-        p_value = vals[mask]
-        p_count = mask.sum(axis=1)
+            s_rows.append(r_peak + np.arange(n))
+            s_vals.append(np.ones(n))
+        s_width = len(s_rows)
 
-        # Surplus columns u_t: one entry in surplus row t.
-        u_index = (r_surplus + np.arange(n)).astype(np.int32)
-        # z: one entry per fairness row; q: -1 in every peak row.
-        z_index = (r_fair + np.arange(k)).astype(np.int32)
-        q_index = (r_peak + np.arange(n)).astype(np.int32) if self.capacity else None
-
-        counts = [p_count, np.ones(n, np.int64), np.array([k])]
-        index = [p_index, u_index, z_index]
-        value = [p_value, np.ones(n), np.ones(k)]
-        if q_index is not None:
-            counts.append(np.array([n]))
-            index.append(q_index)
+        index = [
+            rows[mask],
+            e_rows.ravel(),
+            np.stack(s_rows, axis=1).ravel(),
+            r_surplus + np.arange(n),  # u
+            r_fair + np.arange(k),  # z
+        ]
+        value = [
+            vals[mask],
+            e_vals.ravel(),
+            np.stack(s_vals, axis=1).ravel(),
+            np.ones(n),
+            np.ones(k),
+        ]
+        count = [
+            mask.sum(axis=1),
+            np.full(k, 2),
+            np.full(n, s_width),
+            np.ones(n, np.int64),
+            np.array([k]),
+        ]
+        if self.capacity:
+            index.append(r_peak + np.arange(n))
             value.append(-np.ones(n))
-        count = np.concatenate(counts)
-        a_start = np.concatenate(([0], np.cumsum(count)[:-1])).astype(np.int32)
-        a_index = np.concatenate(index).astype(np.int32)
-        a_value = np.concatenate(value).astype(np.float64)
-
-        col_lower = np.zeros(n_col)
-        col_upper = np.empty(n_col)
-        col_upper[:n_p] = max_kw[car]
-        col_upper[c_u : c_u + n] = self.surplus
-        col_upper[self.c_z] = 1.0
-        if self.capacity:
-            col_upper[self.c_q] = highspy.kHighsInf
+            count.append(np.array([n]))
+        a_start = np.concatenate(([0], np.cumsum(np.concatenate(count))))
 
         inf = highspy.kHighsInf
+        limit = np.asarray(inp.grid_limit_kw, np.float64)
+        col_lower = np.zeros(self.n_col)
+        col_upper = np.concatenate(
+            (
+                self.max_kw[car],
+                need,
+                np.maximum(0.0, limit - base),
+                self.surplus,
+                [1.0],
+                [inf] if self.capacity else [],
+            )
+        )
+        fuse_kw = inp.fuse_a * inp.voltage_v / 1000.0
+        phase_room = np.maximum(0.0, fuse_kw - base / n_ph)
         row_lower = np.full(n_row, -inf)
         row_upper = np.full(n_row, inf)
-        limit = np.asarray(inp.grid_limit_kw, np.float64)
-        row_upper[r_grid : r_grid + n] = np.maximum(0.0, limit - base)
-        phase_room = np.maximum(0.0, fuse_kw - base / n_ph)
+        row_lower[r_sum : r_sum + n] = 0.0
+        row_upper[r_sum : r_sum + n] = 0.0
         row_upper[r_phase : r_phase + n_ph * n] = np.repeat(phase_room, n_ph)
+        row_lower[r_energy : r_energy + k] = 0.0
+        row_upper[r_energy : r_energy + k] = 0.0
+        row_lower[r_fair : r_fair + k] = 1.0
         row_upper[r_surplus : r_surplus + n] = 0.0
         if self.capacity:
-            row_upper[r_peak : r_peak + n] = self.month_peak - base
-        row_upper[r_energy : r_energy + k] = need
-        row_lower[r_fair : r_fair + k] = 1.0
+            row_upper[r_peak : r_peak + n] = max(0.0, inp.month_peak_kw) - base
 
-        h = highspy.Highs()  # type: ignore[no-untyped-call]
-        h.setOptionValue("output_flag", False)
-        h.setOptionValue("presolve", "off")
         lp = highspy.HighsLp()
-        lp.num_col_ = n_col
+        lp.num_col_ = self.n_col
         lp.num_row_ = n_row
-        lp.col_cost_ = np.zeros(n_col)
+        lp.col_cost_ = np.zeros(self.n_col)
         lp.col_lower_ = col_lower
         lp.col_upper_ = col_upper
         lp.row_lower_ = row_lower
         lp.row_upper_ = row_upper
         lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.num_col_ = n_col
+        lp.a_matrix_.num_col_ = self.n_col
         lp.a_matrix_.num_row_ = n_row
-        lp.a_matrix_.start_ = np.append(a_start, len(a_index)).astype(np.int32)
-        lp.a_matrix_.index_ = a_index
-        lp.a_matrix_.value_ = a_value
+        lp.a_matrix_.start_ = a_start.astype(np.int32)
+        lp.a_matrix_.index_ = np.concatenate(index).astype(np.int32)
+        lp.a_matrix_.value_ = np.concatenate(value).astype(np.float64)
+        h = highspy.Highs()  # type: ignore[no-untyped-call]
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("presolve", "off")
         h.passModel(lp)
         self.highs = h
-        self.price = (
-            np.asarray(inp.price, np.float64) if inp.price is not None else None
-        )
-        self.capacity_price = inp.capacity_price_per_kw
-
-    def _energy_cost(self) -> FloatArray:
-        """Per power column: the energy one kW in that slot gives."""
-        energy: FloatArray = self.hours[self.slot_of]
-        return energy
 
     def solve(self) -> FloatArray:
         """The stages in order; the car powers of the last.
 
-        A stage's optimum is kept as sparsely as it can be: when every need
-        is met each car's energy row gets its energy as lower bound (no dense
-        row over all powers), the fair share bounds its one column. Should a
+        A stage's optimum is kept as a row over its few aggregate columns; when
+        every need is met, each car's energy column gets its energy as lower
+        bound instead, and the fair share bounds its one column. Should a
         later stage fail on numerics, the last optimum stands: it keeps every
         limit and the earlier goals, only the later ones are not pursued.
         """
         if self.n_p == 0:
             return np.zeros(0)
         h = self.highs
-        energy = self._energy_cost()
+        n, k = self.n, len(self.need)
+        energy = slice(self.c_e, self.c_e + k)
+        total = slice(self.c_s, self.c_s + n)
         cost = np.zeros(self.n_col)
-        cost[: self.n_p] = -energy
+        cost[energy] = -1.0
         x = self._run(cost, _DUAL)
         if x is None:  # all zero is always feasible, the energy bounded
             raise RuntimeError("plan LP: no optimum for the delivered energy")
-        per_car = np.bincount(
-            self.car_of, weights=energy * x[: self.n_p], minlength=len(self.need)
-        )
+        per_car = x[energy]
+        # Strategies as measured fastest: the energy and cost stages move
+        # much (dual), the solar and earliest stages little (primal).
+        stages: list[tuple[FloatArray, int]] = []
         if float(per_car.sum()) >= float(self.need.sum()) - _DONE_TOL:
             lower = np.minimum(per_car, self.need) - _STAGE_TOL * np.maximum(
                 1.0, self.need
             )
-            for j in range(len(self.need)):
-                h.changeRowBounds(self.r_energy + j, lower[j], self.need[j])
-            stages = []
+            cols = np.arange(self.c_e, self.c_e + k, dtype=np.int32)
+            h.changeColsBounds(k, cols, lower, self.need)
         else:
             self._keep(cost, x)
             cost = np.zeros(self.n_col)
             cost[self.c_z] = 1.0
-            stages = [cost]
+            stages.append((cost, _DUAL))
         if self.surplus.any():
             cost = np.zeros(self.n_col)
-            cost[self.c_u : self.c_u + self.n] = -self.hours
-            stages.append(cost)
+            cost[self.c_u : self.c_u + n] = -self.hours
+            stages.append((cost, _PRIMAL))
         if (self.price is not None and self.price.any()) or self.capacity:
             cost = np.zeros(self.n_col)
             if self.price is not None:
-                cost[: self.n_p] = self.price[self.slot_of] * energy
+                cost[total] = self.price * self.hours
             if self.capacity:
                 cost[self.c_q] = self.capacity_price
-            stages.append(cost)
+            stages.append((cost, _DUAL))
         cost = np.zeros(self.n_col)
-        cost[: self.n_p] = energy * (self.slot_of + 1) / self.n
-        stages.append(cost)
-        for i, cost in enumerate(stages):
+        cost[total] = self.hours * np.arange(1, n + 1) / n
+        stages.append((cost, _PRIMAL))
+        for i, (cost, strategy) in enumerate(stages):
             last = i == len(stages) - 1
-            found = self._run(cost, _PRIMAL if last else _DUAL)
+            found = self._run(cost, strategy)
             if found is None:
                 break
             x = found
@@ -372,10 +370,7 @@ def make_plan(inp: PlanInput) -> Plan:
     n = _validate(inp)
     model = _Model(inp, n)
     powers = model.solve()
-    max_of = np.zeros(len(model.planned))
-    for k, (_, planned) in enumerate(model.planned):
-        max_of[k] = car_max_kw(planned, inp)
-    powers = np.clip(powers, 0.0, max_of[model.car_of] if model.n_p else 0.0)
+    powers = np.clip(powers, 0.0, model.max_kw[model.car_of])
     powers[powers < _ZERO_KW] = 0.0
 
     total = model.base.copy()
