@@ -8,10 +8,10 @@ slot is a whole quarter. Per slot:
   made again when it changes) and, with a quarter-hour budget, the budget
   (slot 0: what the rest of the current quarter may average, which is above
   the budget when the quarter so far was below it);
-- the building load expected from the recorder's statistics of the site's
-  building-load sensor (the same weekday and time over the last four weeks,
-  median; with short history the same time over all days, else the current
-  load held flat; slot 0 is the load measured now, or last measured while the
+- the building load expected from the recorder's hourly statistics of the
+  site's building-load sensor (engine.load_profile: the same weekday and hour
+  over the last four weeks, median; with short history the same hour over all
+  days, else the current load held flat; slot 0 is the load measured now, or last measured while the
   meters are down, 0 before any reading);
 - the solar forecast of the site's arrays (0 without arrays);
 - the price, when a price sensor with prices ahead is set (see engine.prices).
@@ -30,16 +30,13 @@ from homeassistant.util import dt as dt_util
 
 from .const import CONF_PRICE_ENTITY, DOMAIN
 from .coordinator import HeadroomCoordinator
-from .engine.building_profile import LoadSample, expected_load_kw
 from .engine.grid_limit import lowest_between
+from .engine.load_profile import RECENT_WEEKS, expected_load_kw
 from .engine.prices import price_points, slot_prices
 from .runtime import StekkerConfigEntry
 from .site_limits import entity_limit_kw
 
 SLOT: Final = timedelta(minutes=15)
-HISTORY: Final = timedelta(weeks=4)
-# Statistic periods read, finest first; the finest covering a quarter wins.
-_PERIODS: Final = (("5minute", 300.0), ("hour", 3600.0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,30 +77,23 @@ def building_load_entity(hass: HomeAssistant, entry: StekkerConfigEntry) -> str 
 
 async def async_load_history(
     hass: HomeAssistant, entity_id: str, now: datetime
-) -> list[LoadSample]:
-    """Mean building load per 5-minute and hourly statistic of the last four weeks."""
-    samples: list[LoadSample] = []
-    for period, seconds in _PERIODS:
-        rows = await get_instance(hass).async_add_executor_job(
-            statistics_during_period,
-            hass,
-            now - HISTORY,
-            now,
-            {entity_id},
-            period,
-            {"power": UnitOfPower.KILO_WATT},
-            {"mean"},
-        )
-        samples.extend(
-            LoadSample(
-                start=dt_util.as_local(dt_util.utc_from_timestamp(row["start"])),
-                duration_s=seconds,
-                kw=mean,
-            )
-            for row in rows.get(entity_id, [])
-            if (mean := row.get("mean")) is not None
-        )
-    return samples
+) -> list[tuple[datetime, float]]:
+    """Hourly mean building load of the last four weeks (local start, kW)."""
+    rows = await get_instance(hass).async_add_executor_job(
+        statistics_during_period,
+        hass,
+        now - timedelta(weeks=RECENT_WEEKS),
+        now,
+        {entity_id},
+        "hour",
+        {"power": UnitOfPower.KILO_WATT},
+        {"mean"},
+    )
+    return [
+        (dt_util.as_local(dt_util.utc_from_timestamp(row["start"])), mean)
+        for row in rows.get(entity_id, [])
+        if (mean := row.get("mean")) is not None
+    ]
 
 
 async def async_site_series(
@@ -125,8 +115,10 @@ async def async_site_series(
     )
     local = [(dt_util.as_local(start), dt_util.as_local(end)) for start, end in bounds]
     # Slot 0 is the load measured now; the later ones are expected.
-    later = expected_load_kw(history, [start for start, _ in local[1:]], current_kw)
-    building = (current_kw, *later)[:slots]
+    expected = expected_load_kw(
+        history, [start for start, _ in local], current_kw, resolution_min=60
+    )
+    building = (current_kw, *expected[1:])[: len(expected)]
 
     forecast = runtime.solar.data if runtime.solar is not None else None
     solar = tuple(
