@@ -12,6 +12,7 @@ import pytest
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -105,12 +106,17 @@ async def open_step(hass: HomeAssistant, entry_id: str, step: str) -> str:
             {},
         ),
         (
+            {"limit_entity": "sensor.office_grid_limit"},
+            {"limit_entity": "limit_entity_own"},
+            {},
+        ),
+        (
             {"quarter_budget_kw": 60.0, "capacity_price_per_kw": 4.0},
             {"quarter_budget_kw": "budget_above_gtv"},
             {"gtv": "50"},
         ),
     ],
-    ids=["bad_line", "above_gtv", "not_power", "missing", "budget_above_gtv"],
+    ids=["bad_line", "above_gtv", "not_power", "missing", "own", "budget_above_gtv"],
 )
 async def test_grid_limit_option_errors_save_nothing(
     hass: HomeAssistant,
@@ -121,6 +127,17 @@ async def test_grid_limit_option_errors_save_nothing(
     hass.states.async_set("sensor.charger_current", "12", {"unit_of_measurement": "A"})
     entry = site_entry()
     entry.add_to_hass(hass)
+    # The site's own Grid limit sensor, as a running site registers it.
+    er.async_get(hass).async_get_or_create(
+        "sensor",
+        DOMAIN,
+        f"{entry.entry_id}_grid_limit",
+        suggested_object_id="office_grid_limit",
+        config_entry=entry,
+    )
+    hass.states.async_set(
+        "sensor.office_grid_limit", "50", {"unit_of_measurement": "kW"}
+    )
     flow_id = await open_step(hass, entry.entry_id, "grid_limit")
     result = await hass.config_entries.options.async_configure(flow_id, answer)
     assert result["type"] is FlowResultType.FORM

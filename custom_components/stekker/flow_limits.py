@@ -10,6 +10,7 @@ import probatio
 from homeassistant.config_entries import ConfigFlowResult, OptionsFlow
 from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import selector
 from homeassistant.util.unit_conversion import PowerConverter
 
@@ -20,6 +21,7 @@ from .const import (
     CONF_LIMIT_SCHEDULE,
     CONF_PRICE_ENTITY,
     CONF_QUARTER_BUDGET_KW,
+    DOMAIN,
 )
 from .engine.grid_limit import ScheduleError, parse_schedule
 from .engine.prices import price_points
@@ -70,8 +72,12 @@ def limit_errors(
     if entity_id := user_input.get(CONF_LIMIT_ENTITY):
         state = hass.states.get(entity_id)
         unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT) if state else None
+        registered = er.async_get(hass).async_get(entity_id)
         if state is None:
             errors[CONF_LIMIT_ENTITY] = "entity_not_found"
+        elif registered is not None and registered.platform == DOMAIN:
+            # Stekker's own limit or headroom would only ever ratchet down.
+            errors[CONF_LIMIT_ENTITY] = "limit_entity_own"
         elif unit is not None and unit not in PowerConverter.VALID_UNITS:
             errors[CONF_LIMIT_ENTITY] = "limit_entity_unit"
             placeholders["unit"] = str(unit)
