@@ -45,6 +45,12 @@ SOURCE_MODBUS_TCP: Final = "modbus_tcp"
 SOURCE_MODBUS_RTU_TCP: Final = "modbus_rtu_tcp"
 SOURCE_MODBUS_SERIAL: Final = "modbus_serial"
 SOURCE_SENSORS: Final = "sensors"
+# A smart meter (P1) read through HA's dsmr or homewizard integration: its device.
+SOURCE_P1: Final = "p1"
+# A meter of separate HA sensors: import and export power, per phase too.
+SOURCE_NET_SENSORS: Final = "net_sensors"
+CONF_DEVICE_ID: Final = "device_id"
+CONF_P1_INTEGRATION: Final = "p1_integration"  # "dsmr" or "homewizard"
 
 # Shorter than the 1 s control cycle: a silent device cannot hold up a cycle.
 MODBUS_TIMEOUT: Final = timedelta(seconds=0.8)

@@ -14,20 +14,18 @@ from .const import (
     BALANCING_DEFAULTS,
     CONF_POLL_INTERVAL,
     CONF_ROLE,
-    CONF_SOURCE,
     CONF_STALE_CYCLES,
     CONF_STALE_S,
     DEFAULT_POLL_INTERVAL,
     DOMAIN,
     LOGGER,
     MAX_STALE_S,
-    SOURCE_SENSORS,
 )
 from .engine.headroom import Headroom, compute_headroom, credited_power
 from .engine.quarter_hour import live_limit_kw
 from .engine.readings import MeterReading
 from .engine.site import PHASES, MeterRole, Site
-from .meter import MeterReadError, MeterSource, SensorMeterSource, read_checked
+from .meter import MeterReadError, MeterSource, ModbusMeterSource, read_checked
 from .runtime import StekkerConfigEntry
 from .site_limits import QuarterHourMeter, limit_now_kw, site_limits
 
@@ -84,7 +82,8 @@ class MeterCoordinator(DataUpdateCoordinator[MeterReading]):
         self.fresh_at: float | None = None  # clock time of the last fresh reading
         self._same_since: float | None = None
         self._last_values: dict[str, float] | None = None
-        self._watch_frozen = subentry.data[CONF_SOURCE] != SOURCE_SENSORS
+        # HA sensors may hold a value; their freshness is their reports'.
+        self._watch_frozen = isinstance(source, ModbusMeterSource)
 
     @property
     def clock(self) -> Callable[[], float]:
@@ -94,8 +93,8 @@ class MeterCoordinator(DataUpdateCoordinator[MeterReading]):
     def clock(self, clock: Callable[[], float]) -> None:
         """The balancer's clock, for this meter and a sensor source's freshness."""
         self._clock = clock
-        if isinstance(self.source, SensorMeterSource):
-            self.source.clock = clock
+        if not isinstance(self.source, ModbusMeterSource):
+            self.source.use_clock(clock)
 
     @override
     async def _async_update_data(self) -> MeterReading:

@@ -29,7 +29,9 @@ from .engine.readings import (
     EXPORT_KWH,
     FREQUENCY,
     IMPORT_KWH,
+    MONTH_PEAK,
     POWER,
+    QUARTER_HOUR_AVG,
     MeterReading,
     phase_key,
 )
@@ -159,6 +161,14 @@ METER_SENSORS: tuple[MeterSensorDescription, ...] = (
             state_class=SensorStateClass.TOTAL_INCREASING,
         )
         for key in (IMPORT_KWH, EXPORT_KWH)
+    ),
+    # Belgian meters: what the capacity tariff bills (import, quarter-hour averages).
+    *(
+        _meter(key, translation_key, SensorDeviceClass.POWER, UnitOfPower.WATT, 2)
+        for key, translation_key in (
+            (QUARTER_HOUR_AVG, "quarter_hour_average"),
+            (MONTH_PEAK, "month_peak"),
+        )
     ),
     _meter(
         FREQUENCY,
