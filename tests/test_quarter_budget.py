@@ -27,8 +27,8 @@ START_S = 12 * 3600.0  # a quarter-hour boundary
 PEAK_LATE = (START_S + 600, START_S + 660)  # 10 minutes into the first quarter
 PEAK_EARLY = (START_S + 930, START_S + 990)  # 30 s into the second
 EPOCH = datetime(2026, 11, 30, tzinfo=UTC)
-AVERAGE = "sensor.office_quarter_hour_average_import"
-PEAK = "sensor.office_month_peak_quarter_hour_import"
+AVERAGE = "sensor.office_quarter_hour_average_demand"
+PEAK = "sensor.office_month_peak_demand"
 
 
 def building(seconds: float) -> tuple[float, float, float]:

@@ -3,7 +3,8 @@ import and this month's peak, the figure a kW-max or capacity tariff bills.
 
 They exist when the site has a quarter-hour budget or a capacity price (then
 the averages count for something); the peak is restored after a restart and
-starts over at the month's start.
+starts over at the month's start. They share their names with a Belgian
+meter's own figures of the same kind.
 """
 
 from collections.abc import Callable
@@ -34,7 +35,7 @@ class BudgetSensorDescription(SensorEntityDescription):
     value_fn: Callable[[QuarterHourMeter, HeadroomCoordinator], float | None]
 
 
-QUARTER_HOUR_AVERAGE = BudgetSensorDescription(
+QUARTER_HOUR_AVERAGE_SENSOR = BudgetSensorDescription(
     key="quarter_hour_average",
     translation_key="quarter_hour_average",
     device_class=SensorDeviceClass.POWER,
@@ -43,7 +44,7 @@ QUARTER_HOUR_AVERAGE = BudgetSensorDescription(
     suggested_display_precision=2,
     value_fn=lambda meter, _: meter.average_kw,
 )
-MONTH_PEAK = BudgetSensorDescription(
+MONTH_PEAK_SENSOR = BudgetSensorDescription(
     key="month_peak",
     translation_key="month_peak",
     device_class=SensorDeviceClass.POWER,
@@ -63,8 +64,8 @@ def async_add_budget_sensors(
     device = site_device(entry)
     async_add_entities(
         [
-            BudgetSensor(headroom, QUARTER_HOUR_AVERAGE, entry.entry_id, device),
-            MonthPeakSensor(headroom, MONTH_PEAK, entry.entry_id, device),
+            BudgetSensor(headroom, QUARTER_HOUR_AVERAGE_SENSOR, entry.entry_id, device),
+            MonthPeakSensor(headroom, MONTH_PEAK_SENSOR, entry.entry_id, device),
         ]
     )
 

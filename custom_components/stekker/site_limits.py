@@ -37,11 +37,7 @@ from .engine.quarter_hour import (
     month_peak,
     track_import,
 )
-from .engine.readings import MeterReading
-
-# Keys a Belgian P1 meter adds to its reading (import, W).
-QUARTER_HOUR_AVG = "quarter_hour_avg_w"
-MONTH_PEAK = "month_peak_w"
+from .engine.readings import MONTH_PEAK, QUARTER_HOUR_AVG, MeterReading
 
 
 @dataclass(frozen=True, slots=True)
