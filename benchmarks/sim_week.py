@@ -1,6 +1,6 @@
 """One week of a residential complex's car park, quarter hour by quarter hour.
 
-The site: 40 apartments on an 80 kW connection (3 x 125 A), a 60 kWp roof,
+The site: 40 apartments on a 60 kW connection (3 x 90 A), a 60 kWp roof,
 24 chargers (16 at 11 kW 3-phase, 8 at 3.7 kW 1-phase over the phases). The
 building has a morning and a big evening peak, more at home at the weekend;
 its expected load comes from four weeks of history through `load_profile`
@@ -41,8 +41,10 @@ WEEK = DAYS * SLOTS_PER_DAY
 HORIZON = 192
 START = datetime(2026, 5, 4, tzinfo=UTC)  # a Monday; times as local, UTC+0
 LATITUDE, LONGITUDE = 52.09, 5.12
-GTV_KW = 80.0
-FUSE_A = 125.0
+GTV_KW = 60.0
+# The plan keeps this much of the GTV for the building's surprises.
+PLAN_MARGIN_KW = 5.0
+FUSE_A = 90.0
 VOLTAGE = 230.0
 PHASES = ("l1", "l2", "l3")
 ROOF = SolarArray("roof", 150, 400.0, 180.0, 30.0, 50.0)
@@ -215,11 +217,10 @@ class Result:
     plan_ms: list[float] = field(default_factory=list)
 
 
-type Strategy = Callable[
-    [World, int, dict[int, tuple[Session, float]], float], dict[int, float]
-]
+type Ask = tuple[dict[int, float], float]
+type Strategy = Callable[[World, int, dict[int, tuple[Session, float]], float], Ask]
 """(world, slot, present car -> (session, energy so far), month peak so far)
--> desired current per car (A per phase)."""
+-> (desired current per car (A per phase), highest import the slot may have)."""
 
 
 def run_week(world: World, strategy: Strategy, *, capped: bool = True) -> Result:
@@ -232,14 +233,14 @@ def run_week(world: World, strategy: Strategy, *, capped: bool = True) -> Result
             for s in world.sessions
             if s.arrive <= slot < s.leave
         }
-        desired = strategy(world, slot, present, result.peak_kw)
+        desired, import_cap = strategy(world, slot, present, result.peak_kw)
         desired = {
             car: min(a, world.chargers[car].max_a)
             for car, a in desired.items()
             if a > 0.0 and car in present
         }
         base = world.building[slot] - world.solar[slot]
-        room = max(0.0, GTV_KW - base)
+        room = max(0.0, min(GTV_KW, import_cap) - base)
         phase_room = [max(0.0, FUSE_A - base * 1000.0 / (3 * VOLTAGE))] * 3
         if capped:
             given = water_fill(desired, world.chargers, room, phase_room)
@@ -279,18 +280,19 @@ def _remaining(entry: tuple[Session, float]) -> float:
 
 def uncontrolled(
     world: World, slot: int, present: dict[int, tuple[Session, float]], peak: float
-) -> dict[int, float]:
+) -> Ask:
     """Every car at its maximum until it is full."""
-    return {
+    asked = {
         car: world.chargers[car].max_a
         for car, e in present.items()
         if _remaining(e) > 1e-9
     }
+    return asked, math.inf
 
 
 def min_and_surplus(
     world: World, slot: int, present: dict[int, tuple[Session, float]], peak: float
-) -> dict[int, float]:
+) -> Ask:
     """From arrival: 6 A always, plus an equal share of the live solar surplus."""
     wanting = [car for car, e in present.items() if _remaining(e) > 1e-9]
     surplus = max(0.0, world.solar[slot] - world.building[slot])
@@ -300,19 +302,19 @@ def min_and_surplus(
         surplus,
         [1e9, 1e9, 1e9],
     )
-    return {car: max(MIN_A, shares[car]) for car in wanting}
+    return {car: max(MIN_A, shares[car]) for car in wanting}, math.inf
 
 
 def equal_share(
     world: World, slot: int, present: dict[int, tuple[Session, float]], peak: float
-) -> dict[int, float]:
+) -> Ask:
     """Every car asks its maximum; the cap shares the room equally."""
     return uncontrolled(world, slot, present, peak)
 
 
 def cheapest_slots(
     world: World, slot: int, present: dict[int, tuple[Session, float]], peak: float
-) -> dict[int, float]:
+) -> Ask:
     """Per charger, circuit-blind: full power in the cheapest slots before
     departure that hold the remaining need (replanned each slot)."""
     asked: dict[int, float] = {}
@@ -326,13 +328,20 @@ def cheapest_slots(
         chosen = sorted(window, key=lambda i: (world.price[i], i))[:wanted]
         if slot in chosen:
             asked[car] = ch.max_a
-    return asked
+    return asked, math.inf
 
 
 def planner(
-    capacity_price: float, timings: list[float], *, live_surplus: bool = False
+    capacity_price: float,
+    timings: list[float],
+    *,
+    live_surplus: bool = False,
+    budget: bool = False,
 ) -> Strategy:
     """The site plan, replanned each slot; a car runs at its slot-0 power.
+
+    With `budget` the live cap also holds the import at the month peak so
+    far, unless the plan chose a higher import for this slot.
 
     With `live_surplus`, cars that still need energy also share the live
     surplus the plan did not foresee (as the solar modes take it).
@@ -340,7 +349,7 @@ def planner(
 
     def strategy(
         world: World, slot: int, present: dict[int, tuple[Session, float]], peak: float
-    ) -> dict[int, float]:
+    ) -> Ask:
         cars = []
         for car, (session, so_far) in present.items():
             ch = world.chargers[car]
@@ -355,13 +364,13 @@ def planner(
                 )
             )
         if not cars:
-            return {}
+            return {}, math.inf
         n = min(HORIZON, max(c.departure_slot for c in cars))
         day, offset = divmod(slot, SLOTS_PER_DAY)
         expected = world.building_expected[day][offset : offset + n]
         inp = PlanInput(
             slot_h=(SLOT_H,) * n,
-            grid_limit_kw=(GTV_KW,) * n,
+            grid_limit_kw=(GTV_KW - PLAN_MARGIN_KW,) * n,
             building_kw=tuple(expected),
             solar_kw=tuple(world.solar_forecast[slot : slot + n]),
             fuse_a=FUSE_A,
@@ -392,7 +401,12 @@ def planner(
             extra = water_fill(room, world.chargers, max(0.0, unforeseen), [1e9] * 3)
             for car, a in extra.items():
                 asked[car] += a
-        return asked
+        if not budget:
+            return asked, math.inf
+        # The live budget: what the month peak allows, or the plan's import
+        # in this slot when it chose to raise the peak.
+        planned_import = expected[0] - world.solar_forecast[slot] + planned_kw
+        return asked, max(peak, planned_import)
 
     return strategy
 
