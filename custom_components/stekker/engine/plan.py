@@ -272,7 +272,9 @@ class _Model:
         row_upper[r_phase : r_phase + n_ph * n] = np.repeat(phase_room, n_ph)
         row_lower[r_energy : r_energy + k] = 0.0
         row_upper[r_energy : r_energy + k] = 0.0
-        row_lower[r_fair : r_fair + k] = 1.0
+        # Fairness rows (e / need + z >= 1) stay free until a shortfall is
+        # shared: the start (all zero) is then feasible.
+        self.r_fair = r_fair
         row_upper[r_surplus : r_surplus + n] = 0.0
         if self.capacity:
             row_upper[r_peak : r_peak + n] = max(0.0, inp.month_peak_kw) - base
@@ -330,6 +332,8 @@ class _Model:
             h.changeColsBounds(k, cols, lower, self.need)
         else:
             self._keep(cost, x)
+            for j in range(k):
+                h.changeRowBounds(self.r_fair + j, 1.0, highspy.kHighsInf)
             cost = np.zeros(self.n_col)
             cost[self.c_z] = 1.0
             stages.append((cost, _DUAL))
@@ -407,7 +411,7 @@ def make_plan(inp: PlanInput) -> Plan:
         else:
             done = None
         cars[car.id] = CarPlan(
-            power_kw=tuple(float(v) for v in row),
+            power_kw=tuple(row.tolist()),
             energy_kwh=energy,
             shortfall_kwh=shortfall,
             done_slot=done,
