@@ -192,6 +192,9 @@ def test_cars_without_a_need_or_time_get_nothing() -> None:
     assert plan.cars["gone"].done_slot is None
     # Due after the horizon: planned within it.
     assert plan.cars["later"].energy_kwh == pytest.approx(1.0, abs=1e-4)
+    # A need of next to nothing (what is left after rounding) is met.
+    tiny = PlanCar("tiny", 3, need_kwh=1e-15, departure_slot=4)
+    assert make_plan(_site(4, cars=(tiny,))).cars["tiny"].done_slot == 0
     assert make_plan(_site(0)).peak_kw == 0.0
     assert make_plan(_site(2)).cars == {}
 
@@ -205,6 +208,10 @@ def test_cars_without_a_need_or_time_get_nothing() -> None:
         {"cars": (PlanCar("a", 2),)},
         {"cars": (PlanCar("a", 1, "l4"),)},
         {"cars": (PlanCar("a", 1), PlanCar("a", 3))},
+        {"building_kw": (0.0, float("nan"))},
+        {"cars": (PlanCar("a", 1, need_kwh=float("inf")),)},
+        {"slot_h": (0.25, 0.0)},
+        {"voltage_v": 0.0},
     ],
 )
 def test_bad_input_is_refused(bad: dict[str, object]) -> None:

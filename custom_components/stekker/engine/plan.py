@@ -20,6 +20,7 @@ optimum is kept, within a tiny tolerance, as a constraint of the next:
    spread a car thin over its whole stay, below the 6 A a charger can run at.
 """
 
+import math
 from dataclasses import dataclass
 from typing import Final
 
@@ -108,6 +109,14 @@ def _validate(inp: PlanInput) -> int:
         raise ValueError("every series needs one value per slot")
     if inp.site_phases not in (1, 3):
         raise ValueError("a site has 1 or 3 phases")
+    numbers = [*inp.slot_h, *inp.grid_limit_kw, *inp.building_kw, *inp.solar_kw]
+    numbers += [*(inp.price or ()), inp.fuse_a, inp.voltage_v]
+    numbers += [inp.capacity_price_per_kw, inp.month_peak_kw]
+    numbers += [v for car in inp.cars for v in (car.max_a, car.need_kwh)]
+    if not all(math.isfinite(v) for v in numbers):
+        raise ValueError("every number must be finite")
+    if inp.voltage_v <= 0.0 or any(h <= 0.0 for h in inp.slot_h):
+        raise ValueError("voltage and slot lengths must be positive")
     ids = [car.id for car in inp.cars]
     if len(set(ids)) != len(ids):
         raise ValueError("car ids must be unique")
@@ -143,7 +152,7 @@ class _Model:
         planned = [
             (i, car)
             for i, car in enumerate(inp.cars)
-            if car.need_kwh > 0.0
+            if car.need_kwh > _DONE_TOL
             and min(car.departure_slot, n) > 0
             and car_max_kw(car, inp) > 0.0
         ]
@@ -263,7 +272,9 @@ class _Model:
         row_upper[r_phase : r_phase + n_ph * n] = np.repeat(phase_room, n_ph)
         row_lower[r_energy : r_energy + k] = 0.0
         row_upper[r_energy : r_energy + k] = 0.0
-        row_lower[r_fair : r_fair + k] = 1.0
+        # Fairness rows (e / need + z >= 1) stay free until a shortfall is
+        # shared: the start (all zero) is then feasible.
+        self.r_fair = r_fair
         row_upper[r_surplus : r_surplus + n] = 0.0
         if self.capacity:
             row_upper[r_peak : r_peak + n] = max(0.0, inp.month_peak_kw) - base
@@ -285,7 +296,8 @@ class _Model:
         h = highspy.Highs()  # type: ignore[no-untyped-call]
         h.setOptionValue("output_flag", False)
         h.setOptionValue("presolve", "off")
-        h.passModel(lp)
+        if h.passModel(lp) != highspy.HighsStatus.kOk:
+            raise RuntimeError("plan LP: HiGHS refused the model")
         self.highs = h
 
     def solve(self) -> FloatArray:
@@ -320,6 +332,8 @@ class _Model:
             h.changeColsBounds(k, cols, lower, self.need)
         else:
             self._keep(cost, x)
+            for j in range(k):
+                h.changeRowBounds(self.r_fair + j, 1.0, highspy.kHighsInf)
             cost = np.zeros(self.n_col)
             cost[self.c_z] = 1.0
             stages.append((cost, _DUAL))
@@ -389,15 +403,15 @@ def make_plan(inp: PlanInput) -> Plan:
         energy = min(energy, need)
         shortfall = need - energy
         done: int | None
-        if need <= 0.0:
-            done = 0
+        if need <= _DONE_TOL:  # nothing worth planning
+            done, shortfall = 0, 0.0
         elif shortfall <= _DONE_TOL:
             done = int(np.argmax(cumulative >= need - _DONE_TOL))
             energy, shortfall = need, 0.0
         else:
             done = None
         cars[car.id] = CarPlan(
-            power_kw=tuple(float(v) for v in row),
+            power_kw=tuple(row.tolist()),
             energy_kwh=energy,
             shortfall_kwh=shortfall,
             done_slot=done,
