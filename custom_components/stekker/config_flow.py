@@ -69,6 +69,7 @@ from .engine.net_meter import CURRENT, EXPORT_POWER, IMPORT_POWER, part
 from .engine.readings import MeterReading
 from .engine.site import PHASES, MeterRole, Site, site_errors
 from .flow_charger import ChargerSubentryFlow
+from .flow_limits import LimitOptionsSteps
 from .flow_solar import ForecastOptionsStep, SolarArraySubentryFlow
 from .meter import (
     MeterReadError,
@@ -677,14 +678,16 @@ BALANCING_FLOATS = (
 )
 
 
-class StekkerOptionsFlow(ForecastOptionsStep):
-    """Balancing (control cycle, margin, ramps) or the solar forecast."""
+class StekkerOptionsFlow(ForecastOptionsStep, LimitOptionsSteps):
+    """Balancing (control cycle, margin, ramps), the solar forecast, the grid
+    limit or prices."""
 
     async def async_step_init(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         return self.async_show_menu(
-            step_id="init", menu_options=["balancing", "forecast"]
+            step_id="init",
+            menu_options=["balancing", "forecast", "grid_limit", "prices"],
         )
 
     async def async_step_balancing(

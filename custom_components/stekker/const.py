@@ -109,3 +109,10 @@ FORECAST_FORECAST_SOLAR: Final = "forecast_solar"
 FORECAST_OPEN_METEO: Final = "open_meteo"
 FORECAST_BUILTIN: Final = "builtin"
 DEFAULT_LOSSES_PCT: Final = 14.0
+
+# Grid limit, quarter-hour budget and prices (options)
+CONF_LIMIT_SCHEDULE: Final = "limit_schedule"
+CONF_LIMIT_ENTITY: Final = "limit_entity"
+CONF_QUARTER_BUDGET_KW: Final = "quarter_budget_kw"
+CONF_CAPACITY_PRICE: Final = "capacity_price_per_kw"
+CONF_PRICE_ENTITY: Final = "price_entity"

@@ -22,6 +22,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .balancer_sensor import async_add_balancer_sensors
+from .budget_sensor import async_add_budget_sensors
 from .coordinator import HeadroomCoordinator, MeterCoordinator
 from .engine.headroom import Headroom
 from .engine.readings import (
@@ -88,6 +89,7 @@ HEADROOM_SENSORS: tuple[HeadroomSensorDescription, ...] = (
     _kw("grid_power", lambda h: h.grid_kw),
     _kw("building_load", lambda h: h.building_load_kw),
     _kw("available_power", lambda h: h.available_kw),
+    _kw("grid_limit", lambda h: h.grid_limit_kw),
     *(_available_current(i, p) for i, p in enumerate(PHASES)),
     HeadroomSensorDescription(
         key="gtv_utilisation",
@@ -195,6 +197,7 @@ async def async_setup_entry(
         if description.phases <= runtime.site.phases
     )
     async_add_balancer_sensors(entry, async_add_entities)
+    async_add_budget_sensors(entry, async_add_entities)
     async_add_solar_sensors(entry, async_add_entities)
     for subentry_id, meter in runtime.meters.items():
         device = meter_device(hass, entry, meter.subentry)
