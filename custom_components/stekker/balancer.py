@@ -299,7 +299,7 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
         modes = mode_ceilings(
             self._mode_chargers(inputs, now),
             None if headroom is None else headroom.grid_kw,
-            self.allocator_config.voltage_v,
+            self.headroom.site.voltage_v,
             self.mode_memory,
             now,
         )
@@ -382,7 +382,9 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
         wall = dt_util.utcnow()
         hours = 0.0 if self._last_cycle is None else (now - self._last_cycle) / 3600
         self._last_cycle = now
-        volts = self.allocator_config.voltage_v
+        # Power and current convert at the nominal voltage, as the meter's power
+        # the surplus comes from was measured.
+        volts = self.headroom.site.voltage_v
         plugged_changed = False
         out = []
         for item in inputs:

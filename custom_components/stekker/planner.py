@@ -171,7 +171,7 @@ class PlanCoordinator(DataUpdateCoordinator[SitePlan]):
     @callback
     def async_schedule(self) -> None:
         """Plan again soon (a burst of changes gives one plan)."""
-        self.config_entry.async_create_background_task(
+        self.config_entry.async_create_task(
             self.hass, self.async_request_refresh(), f"{self.name} request"
         )
 
