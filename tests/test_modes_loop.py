@@ -4,7 +4,6 @@ A planned car follows its plan slot by slot, a solar car follows the surplus,
 an off car stays paused; none ever above the live headroom.
 """
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pytest
@@ -15,7 +14,7 @@ from pytest_homeassistant_custom_component.common import async_fire_time_changed
 from simsite.cars import Car
 from simsite.site import SimulatedSite
 
-from .closed_loop import Loop, closed_loop, entity_charger
+from .closed_loop import closed_loop, entity_charger, follow_clock
 
 START = datetime.fromisoformat("2026-06-01T10:00:00+00:00")
 FUSE_A = 40.0
@@ -38,20 +37,6 @@ FAST = {
     "ramp_step_a": 4.0,
     "margin_kw": 0.5,
 }
-
-
-def follow_clock(
-    freezer: FrozenDateTimeFactory, fire: bool = False
-) -> Callable[[Loop], None]:
-    """Move Home Assistant's clock along with the loop's simulated time (and
-    with ``fire`` run the timers due, such as the planner's)."""
-
-    def hook(loop: Loop) -> None:
-        freezer.tick(timedelta(seconds=loop.dt_s))
-        if fire:
-            async_fire_time_changed(loop.hass)
-
-    return hook
 
 
 async def set_mode(hass: HomeAssistant, slug: str, mode: str) -> None:
