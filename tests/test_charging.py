@@ -205,7 +205,10 @@ async def test_a_target_soc_becomes_an_energy_and_a_need_ends_when_the_car_leave
             target_soc=80,
             battery_kwh=60,
             soc_entity="sensor.car_soc",
-            departure="2026-06-01T20:00:00+00:00",
+            departure="2026-06-01T13:00:00",  # local (UTC-7): 20:00 UTC
+        )
+        assert charger.charging.once_departure == datetime.fromisoformat(
+            "2026-06-01T20:00:00+00:00"
         )
         # (80 - 35) % of 60 kWh.
         assert charger.charging.remaining_kwh(dt_util.utcnow()) == pytest.approx(27.0)
@@ -418,3 +421,40 @@ async def test_restore_of_unknown_states_keeps_the_defaults(
         charging = the_charger(loop).charging
         assert charging.mode is ChargeMode.FAST
         assert charging.departure.isoformat() == "07:30:00"
+
+
+@pytest.mark.usefixtures("plugged")
+async def test_a_departure_time_already_passed_today_is_tomorrows(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to(START)  # 03:00 in the test's time zone (UTC-7)
+    site, chargers = one_car()
+    async with closed_loop(hass, site, chargers, grid="total") as loop:
+        loop.on_cycle.append(follow_clock(freezer, fire=True))
+        await hass.services.async_call(
+            "time",
+            "set_value",
+            {"entity_id": "time.car_departure", "time": "01:00:00"},
+            blocking=True,
+        )
+        await hass.services.async_call(
+            "select",
+            "select_option",
+            {"entity_id": "select.car_charging_mode", "option": "planned"},
+            blocking=True,
+        )
+        await loop.cycle(2)
+        response = await call(hass, "get_plan")
+        (car,) = response["sites"][0]["chargers"]
+        assert car["departure"] == "2026-06-02T08:00:00+00:00"
+        # Lowering the user's maximum plans again: 10 A on three phases.
+        await hass.services.async_call(
+            "number",
+            "set_value",
+            {"entity_id": "number.car_maximum_current", "value": 10},
+            blocking=True,
+        )
+        await loop.cycle(2)
+        response = await call(hass, "get_plan")
+        (car,) = response["sites"][0]["chargers"]
+        assert car["slots"][0]["power_kw"] == pytest.approx(6.9)

@@ -74,6 +74,7 @@ class MaxCurrentNumber(ChargerEntity, RestoreNumber):
     async def async_set_native_value(self, value: float) -> None:
         self.charger.max_override_a = value
         self.async_write_ha_state()
+        self.coordinator.replan()  # the plan holds each car to its maximum
         await self.coordinator.async_run_cycle()
 
 

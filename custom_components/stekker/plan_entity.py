@@ -5,7 +5,6 @@ from collections.abc import Callable, Iterable
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .balancer import Charger
 from .entity import StekkerEntity, charger_device
 from .planner import ChargerPlan, PlanCoordinator
 from .runtime import StekkerConfigEntry
@@ -28,10 +27,6 @@ class PlanChargerEntity(StekkerEntity[PlanCoordinator]):
             charger_device(planner.hass, entry, entry.subentries[charger_id]),
         )
         self.charger_id = charger_id
-
-    @property
-    def charger(self) -> Charger:
-        return self.coordinator.balancer.chargers[self.charger_id]
 
     @property
     def car_plan(self) -> ChargerPlan | None:

@@ -85,11 +85,9 @@ class SitePlan:
         return self.bounds[car.plan.done_slot][1]
 
     def windows(self, charger_id: str) -> list[tuple[datetime, datetime, float]]:
-        """Runs of slots the car charges in: start, end and energy (kWh)."""
-        car = self.cars.get(charger_id)
+        """Runs of slots a planned car charges in: start, end and energy (kWh)."""
+        car = self.cars[charger_id]
         runs: list[tuple[datetime, datetime, float]] = []
-        if car is None:
-            return runs
         joined = False
         for (start, end), kw in zip(self.bounds, car.plan.power_kw, strict=False):
             if kw <= IDLE_KW:
@@ -115,9 +113,7 @@ class SitePlan:
 
     def as_list(self, charger_id: str) -> list[dict[str, Any]]:
         """The car's plan slot by slot, for an attribute and the get_plan action."""
-        car = self.cars.get(charger_id)
-        if car is None:
-            return []
+        car = self.cars[charger_id]
         return [
             {"start": start.isoformat(), "power_kw": round(kw, 3)}
             for (start, _), kw in zip(self.bounds, car.plan.power_kw, strict=False)

@@ -349,3 +349,63 @@ def test_ceilings_at_or_above_the_maximum_change_nothing(
         inputs, headroom(*room), False, AllocatorMemory(), NOW, DIRECT, ceilings
     )
     assert capped == free
+
+
+@PROPERTY
+@given(
+    fleet=fleets(),
+    modes=st.lists(st.sampled_from(list(ChargeMode)), min_size=5, max_size=5),
+    grid_kw=st.one_of(st.none(), st.floats(-60.0, 60.0)),
+    on=st.lists(st.booleans(), min_size=5, max_size=5),
+    plan_kw=st.floats(0.0, 30.0),
+)
+def test_mode_ceilings_stay_within_what_each_mode_allows(
+    fleet: list[tuple[ChargerSpec, float | None, bool]],
+    modes: list[ChargeMode],
+    grid_kw: float | None,
+    on: list[bool],
+    plan_kw: float,
+) -> None:
+    """Off pauses; a ceiling is never above the charger's maximum; the planned
+    ceiling is the plan's power or the minimum; above their minimums the solar
+    cars share no more than the surplus."""
+    chargers = [
+        ModeCharger(
+            spec,
+            mode,
+            draw_kw=(setpoint or 0.0) * spec.phases * V / 1000.0,
+            plan=SlotPlan(NOW, 0.25, plan_kw),
+        )
+        for (spec, setpoint, _), mode in zip(fleet, modes, strict=False)
+    ]
+    memory = {
+        c.spec.id: ModeMemory(solar_on=o) for c, o in zip(chargers, on, strict=False)
+    }
+    out = mode_ceilings(chargers, grid_kw, V, memory, NOW)
+    above_min_kw = 0.0
+    for c in chargers:
+        spec, ceiling = c.spec, out.ceilings.get(c.spec.id)
+        if c.mode is ChargeMode.FAST:
+            assert ceiling is None
+            continue
+        assert ceiling is not None
+        assert ceiling.amps <= max(spec.max_a, spec.min_a) + 1e-9
+        assert ceiling.amps == 0.0 or ceiling.amps >= spec.min_a - 1e-9
+        if c.mode is ChargeMode.OFF:
+            assert ceiling.amps == 0.0
+        elif c.mode is ChargeMode.PLANNED:
+            plan_a = plan_kw * 1000 / (spec.phases * V)
+            top = min(spec.max_a, max(spec.min_a, plan_a))
+            assert ceiling.amps in (0.0, pytest.approx(top))
+        elif ceiling.amps > 0.0:
+            above_min_kw += (ceiling.amps - spec.min_a) * spec.phases * V / 1000
+    if out.surplus_kw is not None:
+        mins = sum(
+            c.spec.min_a * c.spec.phases * V / 1000
+            for c in chargers
+            if c.mode in (ChargeMode.SOLAR, ChargeMode.MIN_SOLAR)
+            and out.ceilings[c.spec.id].amps > 0.0
+        )
+        assert above_min_kw <= max(0.0, out.surplus_kw - mins) + 1e-6
+    else:
+        assert above_min_kw == 0.0

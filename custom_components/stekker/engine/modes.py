@@ -169,7 +169,7 @@ def _planned(
     if plan.power_kw <= _EPS or kwh >= due - 1e-6:
         why = f"plan: {kwh:.2f} of {due:.2f} kWh of this slot delivered"
         return Ceiling(0.0, ModeLimit.PLAN, why), remembered
-    amps = max(spec.min_a, power_a(spec, plan.power_kw, voltage_v))
+    amps = min(spec.max_a, max(spec.min_a, power_a(spec, plan.power_kw, voltage_v)))
     why = f"plan: {plan.power_kw:.2f} kW this slot, {kwh:.2f} of {due:.2f} kWh in"
     return Ceiling(amps, ModeLimit.PLAN, why), remembered
 
