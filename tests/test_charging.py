@@ -17,6 +17,7 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.stekker.balancer import Charger
 from custom_components.stekker.const import DOMAIN
+from custom_components.stekker.diagnostics import async_get_config_entry_diagnostics
 from custom_components.stekker.engine.modes import ChargeMode
 from simsite.cars import Car
 from simsite.site import SimulatedSite
@@ -402,6 +403,11 @@ async def test_restart_restores_modes_and_needs(
         plan = loop.entry.runtime_data.planner.current
         assert plan is not None
         assert plan.cars[the_charger(loop).spec.id].need_kwh == pytest.approx(10.0)
+        diagnostics = await async_get_config_entry_diagnostics(hass, loop.entry)
+        (shown,) = diagnostics["balancer"]["chargers"]
+        assert shown["charging"]["mode"] == "planned"
+        assert shown["charging"]["departure"] == "06:45:00"
+        assert shown["charging"]["once_kwh"] == 12.0
 
 
 async def test_restore_of_unknown_states_keeps_the_defaults(
