@@ -16,6 +16,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.stekker.balancer import Charger
+from custom_components.stekker.charging import ChargingState
 from custom_components.stekker.const import DOMAIN
 from custom_components.stekker.diagnostics import async_get_config_entry_diagnostics
 from custom_components.stekker.engine.modes import ChargeMode
@@ -464,3 +465,23 @@ async def test_a_departure_time_already_passed_today_is_tomorrows(
         response = await call(hass, "get_plan")
         (car,) = response["sites"][0]["chargers"]
         assert car["slots"][0]["power_kw"] == pytest.approx(6.9)
+
+
+def test_a_passed_departure_starts_a_new_need_without_a_plug_sensor() -> None:
+    """A charger that cannot tell when a car leaves: the usual need comes back
+    once the departure has passed, so tomorrow's car is planned too."""
+    charging = ChargingState(need_kwh=20.0)
+    morning = datetime.fromisoformat("2026-06-01T18:00:00+00:00")  # 11:00 local
+    charging.observe(None, 0.0, morning)
+    due = charging.due
+    assert due == datetime.fromisoformat("2026-06-02T14:30:00+00:00")  # 07:30 local
+    charging.observe(None, 20.0, morning + timedelta(hours=8))
+    assert charging.remaining_kwh(morning) == 0.0
+    charging.set_need(5.0, due - timedelta(hours=1))
+    assert charging.once_kwh == 25.0
+    # The departure passes: a new session, the one-off need gone.
+    assert charging.observe(None, 0.0, due + timedelta(seconds=1))
+    assert charging.session_kwh == 0.0
+    assert charging.once_kwh is None
+    assert charging.remaining_kwh(due) == 20.0
+    assert charging.due == due + timedelta(days=1)

@@ -378,7 +378,7 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
         self, inputs: list[ChargerInput], now: float
     ) -> list[ModeCharger]:
         """Each charger's mode and draw, its session energy counted on; a car that
-        came or left asks for a new plan."""
+        came or left (or whose departure passed) asks for a new plan."""
         wall = dt_util.utcnow()
         hours = 0.0 if self._last_cycle is None else (now - self._last_cycle) / 3600
         self._last_cycle = now
@@ -390,7 +390,7 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
         for item in inputs:
             charger = self.chargers[item.spec.id]
             draw_kw = sum(item.account.credit_a.values()) * volts / 1000.0
-            if charger.charging.observe(item.connected, draw_kw * hours):
+            if charger.charging.observe(item.connected, draw_kw * hours, wall):
                 plugged_changed = True
             out.append(
                 ModeCharger(

@@ -39,6 +39,9 @@ class ChargingState:
     session_kwh: float = 0.0
     now_from_kwh: float = 0.0
     plugged: bool | None = None
+    # The departure the session counts towards: once it has passed, the car is
+    # taken to have left (the only way to tell without a plugged-in sensor).
+    due: datetime | None = None
 
     def next_departure(self, now: datetime) -> datetime:
         """The one-off departure, else the next time of day of the standing one."""
@@ -90,21 +93,23 @@ class ChargingState:
         self.now_until, self.now_kwh = until, kwh
         self.now_from_kwh = self.session_kwh
 
-    def observe(self, plugged: bool | None, kwh: float) -> bool:
+    def observe(self, plugged: bool | None, kwh: float, now: datetime) -> bool:
         """Count this cycle's energy; True when a car came or left.
 
-        A car that leaves takes its one-off need and charge-now along.
+        A car that leaves takes its one-off need and charge-now along; so does
+        a departure that passes.
         """
         changed = plugged is not None and plugged != self.plugged
-        if changed and not plugged:
+        departed = self.due is not None and now >= self.due
+        if (changed and not plugged) or departed:
             self.clear_need()
-            self.session_kwh = 0.0
-        elif changed:
-            self.session_kwh = 0.0
+        if changed or departed:
+            self.session_kwh = self.now_from_kwh = 0.0
         if plugged is not None:
             self.plugged = plugged
         self.session_kwh += kwh
-        return changed
+        self.due = self.next_departure(now)
+        return changed or departed
 
     def as_dict(self) -> dict[str, Any]:
         """What survives a restart besides the mode, departure and need entities."""
@@ -116,6 +121,7 @@ class ChargingState:
             "session_kwh": self.session_kwh,
             "now_from_kwh": self.now_from_kwh,
             "plugged": self.plugged,
+            "due": _iso(self.due),
         }
 
     def restore(self, data: Mapping[str, Any]) -> None:
@@ -126,6 +132,7 @@ class ChargingState:
         self.session_kwh = float(data.get("session_kwh") or 0.0)
         self.now_from_kwh = float(data.get("now_from_kwh") or 0.0)
         self.plugged = data.get("plugged")
+        self.due = _parse(data.get("due"))
 
 
 def _iso(when: datetime | None) -> str | None:
