@@ -275,24 +275,29 @@ class _Model:
         if self.capacity:
             row_upper[r_peak : r_peak + n] = max(0.0, inp.month_peak_kw) - base
 
-        lp = highspy.HighsLp()
-        lp.num_col_ = self.n_col
-        lp.num_row_ = n_row
-        lp.col_cost_ = np.zeros(self.n_col)
-        lp.col_lower_ = col_lower
-        lp.col_upper_ = col_upper
-        lp.row_lower_ = row_lower
-        lp.row_upper_ = row_upper
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.num_col_ = self.n_col
-        lp.a_matrix_.num_row_ = n_row
-        lp.a_matrix_.start_ = a_start.astype(np.int32)
-        lp.a_matrix_.index_ = np.concatenate(index).astype(np.int32)
-        lp.a_matrix_.value_ = np.concatenate(value).astype(np.float64)
+        a_index = np.concatenate(index).astype(np.int32)
         h = highspy.Highs()  # type: ignore[no-untyped-call]
         h.setOptionValue("output_flag", False)
         h.setOptionValue("presolve", "off")
-        if h.passModel(lp) != highspy.HighsStatus.kOk:
+        # The array form: numpy buffers go in without a per-element copy.
+        status = h.passModel(
+            self.n_col,
+            n_row,
+            len(a_index),
+            int(highspy.MatrixFormat.kColwise),
+            int(highspy.ObjSense.kMinimize),
+            0.0,
+            np.zeros(self.n_col),
+            col_lower,
+            col_upper,
+            row_lower,
+            row_upper,
+            a_start[:-1].astype(np.int32),
+            a_index,
+            np.concatenate(value).astype(np.float64),
+            np.zeros(self.n_col, np.int32),  # every column continuous
+        )
+        if status != highspy.HighsStatus.kOk:
             raise RuntimeError("plan LP: HiGHS refused the model")
         self.highs = h
 
