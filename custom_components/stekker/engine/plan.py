@@ -304,11 +304,11 @@ class _Model:
     def solve(self) -> FloatArray:
         """The stages in order; the car powers of the last.
 
-        A stage's optimum is kept as a row over its columns; when every need
-        is met, each car's energy row gets its energy as lower bound instead,
-        and the fair share bounds its one column. Should a
-        later stage fail on numerics, the last optimum stands: it keeps every
-        limit and the earlier goals, only the later ones are not pursued.
+        A stage's optimum is kept as a row over its aggregate columns; when
+        every need is met, each car's energy row gets its energy as lower bound
+        instead, and the fair share bounds its one column. Should a later stage
+        fail on numerics, the last optimum stands: it keeps every limit and the
+        earlier goals, only the later ones are not pursued.
         """
         if self.n_p == 0:
             return np.zeros(0)
@@ -339,7 +339,10 @@ class _Model:
             for j in range(k):
                 h.changeRowBounds(self.r_energy + j, lower[j], self.need[j])
         else:
-            self._keep(cost, x)
+            # The delivered energy is the slot totals' energy: a short row.
+            delivered = np.zeros(self.n_col)
+            delivered[total] = -self.hours
+            self._keep(delivered, x)
             for j in range(k):
                 h.changeRowBounds(self.r_fair + j, 1.0, highspy.kHighsInf)
             cost = np.zeros(self.n_col)
