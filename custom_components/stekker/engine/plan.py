@@ -20,6 +20,7 @@ optimum is kept, within a tiny tolerance, as a constraint of the next:
    spread a car thin over its whole stay, below the 6 A a charger can run at.
 """
 
+import math
 from dataclasses import dataclass
 from typing import Final
 
@@ -28,14 +29,20 @@ import numpy as np
 from numpy.typing import NDArray
 
 SLOT_H: Final = 0.25
-# A stage's optimum is kept up to this much (relative, at least absolute 1e-6).
+# A stage's optimum is kept up to this much (relative, and as absolute floor).
 _STAGE_TOL: Final = 1e-7
+# Less than this (kW) is solver noise, no charging.
+_ZERO_KW: Final = 1e-6
+# Weight of the solar stage's cost in the energy stage's run (see solve).
+_SOLAR_HINT: Final = 1e-2
+# HiGHS simplex strategies.
+_DUAL: Final = 1
+_PRIMAL: Final = 4
 # A car is done when its energy is within this of its need (kWh).
 _DONE_TOL: Final = 1e-4
 _PHASES: Final = ("l1", "l2", "l3")
 
 type FloatArray = NDArray[np.float64]
-type IntArray = NDArray[np.int32]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +110,14 @@ def _validate(inp: PlanInput) -> int:
         raise ValueError("every series needs one value per slot")
     if inp.site_phases not in (1, 3):
         raise ValueError("a site has 1 or 3 phases")
+    numbers = [*inp.slot_h, *inp.grid_limit_kw, *inp.building_kw, *inp.solar_kw]
+    numbers += [*(inp.price or ()), inp.fuse_a, inp.voltage_v]
+    numbers += [inp.capacity_price_per_kw, inp.month_peak_kw]
+    numbers += [v for car in inp.cars for v in (car.max_a, car.need_kwh)]
+    if not all(math.isfinite(v) for v in numbers):
+        raise ValueError("every number must be finite")
+    if inp.voltage_v <= 0.0 or any(h <= 0.0 for h in inp.slot_h):
+        raise ValueError("voltage and slot lengths must be positive")
     ids = [car.id for car in inp.cars]
     if len(set(ids)) != len(ids):
         raise ValueError("car ids must be unique")
@@ -113,12 +128,13 @@ def _validate(inp: PlanInput) -> int:
 
 
 class _Model:
-    """The LP's columns and rows, built with numpy in column-wise form.
+    """The LP, built with numpy in column-wise form.
 
-    Columns: car powers (car by car, slot by slot), then per slot the power
-    taken from the surplus, the largest relative shortfall and the rise of the
-    month peak. Rows: per slot grid, phases, surplus and peak; per car energy
-    and relative shortfall.
+    Columns: car powers (car by car, slot by slot); per slot the cars' total
+    power and the part of it taken from the surplus; the largest relative
+    shortfall; the rise of the month peak. The later stages' costs and kept
+    optima are on the few aggregate columns, not on the powers: the rows stay
+    sparse and the simplex fast.
     """
 
     def __init__(self, inp: PlanInput, n: int) -> None:
@@ -130,27 +146,31 @@ class _Model:
         self.hours = hours
         self.base = base
         self.surplus = np.maximum(0.0, -base)
-        self.month_peak = max(0.0, inp.month_peak_kw)
+        self.price = None if inp.price is None else np.asarray(inp.price, np.float64)
+        self.capacity_price = inp.capacity_price_per_kw
+        self.capacity = inp.capacity_price_per_kw > 0.0
 
         planned = [
             (i, car)
             for i, car in enumerate(inp.cars)
-            if car.need_kwh > 0.0
+            if car.need_kwh > _DONE_TOL
             and min(car.departure_slot, n) > 0
             and car_max_kw(car, inp) > 0.0
         ]
         self.planned = planned
         k = len(planned)
         slots = np.array([min(c.departure_slot, n) for _, c in planned], np.int64)
-        self.car_of = np.repeat(np.arange(k), slots)
+        car = np.repeat(np.arange(k), slots)
         starts = np.concatenate(([0], np.cumsum(slots)))
+        t = np.arange(int(starts[-1])) - np.repeat(starts[:-1], slots)
+        self.car_of = car
+        self.slot_of = t
         self.car_start = starts
-        self.slot_of = np.arange(int(starts[-1])) - np.repeat(starts[:-1], slots)
         n_p = int(starts[-1])
         self.n_p = n_p
         need = np.array([c.need_kwh for _, c in planned], np.float64)
         self.need = need
-        max_kw = np.array([car_max_kw(c, inp) for _, c in planned], np.float64)
+        self.max_kw = np.array([car_max_kw(c, inp) for _, c in planned], np.float64)
 
         # Phase rows: 3 per slot on a 3-phase site, 1 on a 1-phase site.
         n_ph = 3 if inp.site_phases == 3 else 1
@@ -159,178 +179,215 @@ class _Model:
             [_PHASES.index(c.phase) if n_ph == 3 else 0 for _, c in planned],
             np.int64,
         )
-        fuse_kw = inp.fuse_a * inp.voltage_v / 1000.0
 
-        self.capacity = inp.capacity_price_per_kw > 0.0
         # Row blocks.
-        r_grid = 0
-        r_phase = r_grid + n
-        r_surplus = r_phase + n_ph * n
-        r_peak = r_surplus + n
-        r_energy = r_peak + (n if self.capacity else 0)
+        r_sum = 0
+        r_phase = r_sum + n
+        r_energy = r_phase + n_ph * n
         r_fair = r_energy + k
-        n_row = r_fair + k
+        r_surplus = r_fair + k
+        r_peak = r_surplus + n
+        n_row = r_peak + (n if self.capacity else 0)
         # Column blocks.
-        c_u = n_p
-        self.c_u = c_u
-        self.c_z = c_u + n
+        self.c_s = n_p
+        self.c_u = self.c_s + n
+        self.c_z = self.c_u + n
         self.c_q = self.c_z + 1
-        n_col = self.c_q + (1 if self.capacity else 0)
-        self.n_col = n_col
+        self.n_col = self.c_q + (1 if self.capacity else 0)
 
-        # Power columns: grid, phase(s), surplus, peak, energy, fairness.
-        t = self.slot_of
-        car = self.car_of
-        is3 = three[car]
-        width = 3 + n_ph + (1 if self.capacity else 0) + 2
+        # Power columns: slot total, phase(s), energy, fairness.
+        width = 3 + n_ph
         rows = np.zeros((n_p, width), np.int32)
         vals = np.zeros((n_p, width), np.float64)
         mask = np.ones((n_p, width), dtype=bool)
-        col = 0
-        rows[:, col] = r_grid + t
-        vals[:, col] = 1.0
-        col += 1
+        rows[:, 0] = r_sum + t
+        vals[:, 0] = 1.0
         if n_ph == 3:
+            is3 = three[car]
             for ph in range(3):
-                rows[:, col] = r_phase + 3 * t + ph
-                vals[:, col] = np.where(is3, 1.0 / 3.0, 1.0)
-                mask[:, col] = is3 | (own[car] == ph)
-                col += 1
+                rows[:, 1 + ph] = r_phase + 3 * t + ph
+                vals[:, 1 + ph] = np.where(is3, 1.0 / 3.0, 1.0)
+                mask[:, 1 + ph] = is3 | (own[car] == ph)
         else:
-            rows[:, col] = r_phase + t
-            vals[:, col] = 1.0
-            col += 1
-        rows[:, col] = r_surplus + t
-        vals[:, col] = -1.0
-        col += 1
+            rows[:, 1] = r_phase + t
+            vals[:, 1] = 1.0
+        rows[:, -2] = r_energy + car
+        vals[:, -2] = hours[t]
+        rows[:, -1] = r_fair + car
+        vals[:, -1] = hours[t] / need[car]
+        # Slot total columns: -1 in the slot's sum and surplus rows, 1 in peak.
+        s_rows = [r_sum + np.arange(n), r_surplus + np.arange(n)]
+        s_vals = [-np.ones(n), -np.ones(n)]
         if self.capacity:
-            rows[:, col] = r_peak + t
-            vals[:, col] = 1.0
-            col += 1
-        rows[:, col] = r_energy + car
-        vals[:, col] = hours[t]
-        col += 1
-        rows[:, col] = r_fair + car
-        vals[:, col] = hours[t] / need[car]
-        col += 1
-        mask[:, col:] = False
-        p_index = rows[mask]
-        p_value = vals[mask]
-        p_count = mask.sum(axis=1)
+            s_rows.append(r_peak + np.arange(n))
+            s_vals.append(np.ones(n))
+        s_width = len(s_rows)
 
-        # Surplus columns u_t: one entry in surplus row t.
-        u_index = (r_surplus + np.arange(n)).astype(np.int32)
-        # z: one entry per fairness row; q: -1 in every peak row.
-        z_index = (r_fair + np.arange(k)).astype(np.int32)
-        q_index = (r_peak + np.arange(n)).astype(np.int32) if self.capacity else None
-
-        counts = [p_count, np.ones(n, np.int64), np.array([k])]
-        index = [p_index, u_index, z_index]
-        value = [p_value, np.ones(n), np.ones(k)]
-        if q_index is not None:
-            counts.append(np.array([n]))
-            index.append(q_index)
+        index = [
+            rows[mask],
+            np.stack(s_rows, axis=1).ravel(),
+            r_surplus + np.arange(n),  # u
+            r_fair + np.arange(k),  # z
+        ]
+        value = [
+            vals[mask],
+            np.stack(s_vals, axis=1).ravel(),
+            np.ones(n),
+            np.ones(k),
+        ]
+        count = [
+            mask.sum(axis=1),
+            np.full(n, s_width),
+            np.ones(n, np.int64),
+            np.array([k]),
+        ]
+        if self.capacity:
+            index.append(r_peak + np.arange(n))
             value.append(-np.ones(n))
-        count = np.concatenate(counts)
-        a_start = np.concatenate(([0], np.cumsum(count)[:-1])).astype(np.int32)
-        a_index = np.concatenate(index).astype(np.int32)
-        a_value = np.concatenate(value).astype(np.float64)
-
-        col_lower = np.zeros(n_col)
-        col_upper = np.empty(n_col)
-        col_upper[:n_p] = max_kw[car]
-        col_upper[c_u : c_u + n] = self.surplus
-        col_upper[self.c_z] = 1.0
-        if self.capacity:
-            col_upper[self.c_q] = highspy.kHighsInf
+            count.append(np.array([n]))
+        a_start = np.concatenate(([0], np.cumsum(np.concatenate(count))))
 
         inf = highspy.kHighsInf
+        limit = np.asarray(inp.grid_limit_kw, np.float64)
+        col_lower = np.zeros(self.n_col)
+        col_upper = np.concatenate(
+            (
+                self.max_kw[car],
+                np.maximum(0.0, limit - base),
+                self.surplus,
+                [1.0],
+                [inf] if self.capacity else [],
+            )
+        )
+        fuse_kw = inp.fuse_a * inp.voltage_v / 1000.0
+        phase_room = np.maximum(0.0, fuse_kw - base / n_ph)
         row_lower = np.full(n_row, -inf)
         row_upper = np.full(n_row, inf)
-        limit = np.asarray(inp.grid_limit_kw, np.float64)
-        row_upper[r_grid : r_grid + n] = np.maximum(0.0, limit - base)
-        phase_room = np.maximum(0.0, fuse_kw - base / n_ph)
+        row_lower[r_sum : r_sum + n] = 0.0
+        row_upper[r_sum : r_sum + n] = 0.0
         row_upper[r_phase : r_phase + n_ph * n] = np.repeat(phase_room, n_ph)
+        row_upper[r_energy : r_energy + k] = need
+        self.r_energy = r_energy
+        # Fairness rows (e / need + z >= 1) stay free until a shortfall is
+        # shared: the start (all zero) is then feasible.
+        self.r_fair = r_fair
         row_upper[r_surplus : r_surplus + n] = 0.0
         if self.capacity:
-            row_upper[r_peak : r_peak + n] = self.month_peak - base
-        row_upper[r_energy : r_energy + k] = need
-        row_lower[r_fair : r_fair + k] = 1.0
+            row_upper[r_peak : r_peak + n] = max(0.0, inp.month_peak_kw) - base
 
+        a_index = np.concatenate(index).astype(np.int32)
         h = highspy.Highs()  # type: ignore[no-untyped-call]
         h.setOptionValue("output_flag", False)
-        lp = highspy.HighsLp()
-        lp.num_col_ = n_col
-        lp.num_row_ = n_row
-        lp.col_cost_ = np.zeros(n_col)
-        lp.col_lower_ = col_lower
-        lp.col_upper_ = col_upper
-        lp.row_lower_ = row_lower
-        lp.row_upper_ = row_upper
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.num_col_ = n_col
-        lp.a_matrix_.num_row_ = n_row
-        lp.a_matrix_.start_ = np.append(a_start, len(a_index)).astype(np.int32)
-        lp.a_matrix_.index_ = a_index
-        lp.a_matrix_.value_ = a_value
-        h.passModel(lp)
-        self.highs = h
-        self.price = (
-            np.asarray(inp.price, np.float64) if inp.price is not None else None
+        h.setOptionValue("presolve", "off")
+        # The array form: numpy buffers go in without a per-element copy.
+        status = h.passModel(
+            self.n_col,
+            n_row,
+            len(a_index),
+            int(highspy.MatrixFormat.kColwise),
+            int(highspy.ObjSense.kMinimize),
+            0.0,
+            np.zeros(self.n_col),
+            col_lower,
+            col_upper,
+            row_lower,
+            row_upper,
+            a_start[:-1].astype(np.int32),
+            a_index,
+            np.concatenate(value).astype(np.float64),
+            np.zeros(self.n_col, np.int32),  # every column continuous
         )
-        self.capacity_price = inp.capacity_price_per_kw
+        if status != highspy.HighsStatus.kOk:
+            raise RuntimeError("plan LP: HiGHS refused the model")
+        self.highs = h
 
-    def _energy_cost(self) -> FloatArray:
-        """Per power column: the energy one kW in that slot gives."""
-        energy: FloatArray = self.hours[self.slot_of]
-        return energy
+    def solve(self) -> FloatArray:
+        """The stages in order; the car powers of the last.
 
-    def stage(self, cost: FloatArray) -> FloatArray:
-        """Minimise cost, keep the optimum (within the tolerance) as a row."""
+        A stage's optimum is kept as a row over its aggregate columns; when
+        every need is met, each car's energy row gets its energy as lower bound
+        instead, and the fair share bounds its one column. Should a later stage
+        fail on numerics, the last optimum stands: it keeps every limit and the
+        earlier goals, only the later ones are not pursued.
+        """
+        if self.n_p == 0:
+            return np.zeros(0)
         h = self.highs
-        cols = np.flatnonzero(cost).astype(np.int32)
-        all_cols = np.arange(self.n_col, dtype=np.int32)
-        h.changeColsCost(self.n_col, all_cols, cost)
+        n, k = self.n, len(self.need)
+        total = slice(self.c_s, self.c_s + n)
+        cost = np.zeros(self.n_col)
+        cost[: self.n_p] = -self.hours[self.slot_of]
+        # A hint of the solar stage saves a quarter of the simplex iterations
+        # over both stages. It cannot cost energy: a kWh given up frees room
+        # for at most 3 kWh of surplus (a 1-phase car's room on a phase taken
+        # by a 3-phase car), worth 3 x _SOLAR_HINT < 1 kWh here.
+        hint = np.zeros(self.n_col)
+        hint[self.c_u : self.c_u + n] = -_SOLAR_HINT * self.hours
+        x = self._run(cost + hint, _DUAL)
+        if x is None:  # all zero is always feasible, the energy bounded
+            raise RuntimeError("plan LP: no optimum for the delivered energy")
+        per_car = np.bincount(
+            self.car_of, weights=-cost[: self.n_p] * x[: self.n_p], minlength=k
+        )
+        # Strategies as measured fastest: the energy and cost stages move
+        # much (dual), the solar and earliest stages little (primal).
+        stages: list[tuple[FloatArray, int]] = []
+        if float(per_car.sum()) >= float(self.need.sum()) - _DONE_TOL:
+            lower = np.minimum(per_car, self.need) - _STAGE_TOL * np.maximum(
+                1.0, self.need
+            )
+            for j in range(k):
+                h.changeRowBounds(self.r_energy + j, lower[j], self.need[j])
+        else:
+            # The delivered energy is the slot totals' energy: a short row.
+            delivered = np.zeros(self.n_col)
+            delivered[total] = -self.hours
+            self._keep(delivered, x)
+            for j in range(k):
+                h.changeRowBounds(self.r_fair + j, 1.0, highspy.kHighsInf)
+            cost = np.zeros(self.n_col)
+            cost[self.c_z] = 1.0
+            stages.append((cost, _DUAL))
+        if self.surplus.any():
+            cost = np.zeros(self.n_col)
+            cost[self.c_u : self.c_u + n] = -self.hours
+            stages.append((cost, _PRIMAL))
+        if (self.price is not None and self.price.any()) or self.capacity:
+            cost = np.zeros(self.n_col)
+            if self.price is not None:
+                cost[total] = self.price * self.hours
+            if self.capacity:
+                cost[self.c_q] = self.capacity_price
+            stages.append((cost, _DUAL))
+        cost = np.zeros(self.n_col)
+        cost[total] = self.hours * np.arange(1, n + 1) / n
+        stages.append((cost, _PRIMAL))
+        for i, (cost, strategy) in enumerate(stages):
+            last = i == len(stages) - 1
+            found = self._run(cost, strategy)
+            if found is None:
+                break
+            x = found
+            if not last:
+                self._keep(cost, x)
+        return x[: self.n_p]
+
+    def _run(self, cost: FloatArray, strategy: int) -> FloatArray | None:
+        h = self.highs
+        h.setOptionValue("simplex_strategy", strategy)
+        h.changeColsCost(self.n_col, np.arange(self.n_col, dtype=np.int32), cost)
         h.run()
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-            raise RuntimeError(f"plan LP: {h.modelStatusToString(h.getModelStatus())}")
-        best = float(h.getInfo().objective_function_value)
-        if len(cols):
-            tol = max(1e-6, _STAGE_TOL * abs(best))
-            h.addRow(-highspy.kHighsInf, best + tol, len(cols), cols, cost[cols])
+            return None
         values: FloatArray = np.asarray(h.getSolution().col_value, np.float64)
         return values
 
-    def solve(self) -> FloatArray:
-        """The stages in order; the car powers of the last."""
-        n_col = self.n_col
-        x = np.zeros(n_col)
-        if self.n_p == 0:
-            return x[:0]
-        energy = self._energy_cost()
-        cost = np.zeros(n_col)
-        cost[: self.n_p] = -energy
-        x = self.stage(cost)
-        delivered = float(energy @ x[: self.n_p])
-        if delivered < float(self.need.sum()) - 1e-6:
-            cost = np.zeros(n_col)
-            cost[self.c_z] = 1.0
-            x = self.stage(cost)
-        if self.surplus.any():
-            cost = np.zeros(n_col)
-            cost[self.c_u : self.c_u + self.n] = -self.hours
-            x = self.stage(cost)
-        if (self.price is not None and self.price.any()) or self.capacity:
-            cost = np.zeros(n_col)
-            if self.price is not None:
-                cost[: self.n_p] = self.price[self.slot_of] * energy
-            if self.capacity:
-                cost[self.c_q] = self.capacity_price
-            x = self.stage(cost)
-        cost = np.zeros(n_col)
-        cost[: self.n_p] = energy * (self.slot_of + 1) / self.n
-        x = self.stage(cost)
-        return x[: self.n_p]
+    def _keep(self, cost: FloatArray, x: FloatArray) -> None:
+        """The next stages keep this cost at its optimum (within the tolerance)."""
+        best = float(cost @ x)
+        cols = np.flatnonzero(cost).astype(np.int32)
+        tol = _STAGE_TOL * max(1.0, abs(best))
+        self.highs.addRow(-highspy.kHighsInf, best + tol, len(cols), cols, cost[cols])
 
 
 def make_plan(inp: PlanInput) -> Plan:
@@ -338,11 +395,8 @@ def make_plan(inp: PlanInput) -> Plan:
     n = _validate(inp)
     model = _Model(inp, n)
     powers = model.solve()
-    max_of = np.zeros(len(model.planned))
-    for k, (_, planned) in enumerate(model.planned):
-        max_of[k] = car_max_kw(planned, inp)
-    powers = np.clip(powers, 0.0, max_of[model.car_of] if model.n_p else 0.0)
-    powers[powers < 1e-9] = 0.0
+    powers = np.clip(powers, 0.0, model.max_kw[model.car_of])
+    powers[powers < _ZERO_KW] = 0.0
 
     total = model.base.copy()
     cars: dict[str, CarPlan] = {}
@@ -360,15 +414,15 @@ def make_plan(inp: PlanInput) -> Plan:
         energy = min(energy, need)
         shortfall = need - energy
         done: int | None
-        if need <= 0.0:
-            done = 0
+        if need <= _DONE_TOL:  # nothing worth planning
+            done, shortfall = 0, 0.0
         elif shortfall <= _DONE_TOL:
             done = int(np.argmax(cumulative >= need - _DONE_TOL))
-            shortfall = 0.0
+            energy, shortfall = need, 0.0
         else:
             done = None
         cars[car.id] = CarPlan(
-            power_kw=tuple(float(v) for v in row),
+            power_kw=tuple(row.tolist()),
             energy_kwh=energy,
             shortfall_kwh=shortfall,
             done_slot=done,
