@@ -158,6 +158,8 @@ class Loop:
     power_every: Mapping[str, int] = field(default_factory=dict)
     writes: Counter[str] = field(default_factory=Counter)
     on_cycle: list[Callable[[Loop], None]] = field(default_factory=list)
+    # What another integration publishes for a meter of its entities, before the read.
+    publish: list[Callable[[Loop], None]] = field(default_factory=list)
 
     def now(self) -> float:
         return self.time_s
@@ -195,6 +197,8 @@ class Loop:
             self.cycles += 1
             self.site.step(self.time_s, self.dt_s, self.setpoints())
             self._publish_sensors()
+            for publish in self.publish:
+                publish(self)
             for meter in self.entry.runtime_data.meters.values():
                 await meter.async_refresh()
             await self.hass.async_block_till_done()
@@ -217,7 +221,7 @@ class Loop:
                 f"{watts:.1f}",
                 {"unit_of_measurement": "W", "device_class": "power"},
             )
-        if self.grid == "modbus" or not self.site.history:
+        if self.grid not in ("total", "currents") or not self.site.history:
             return
         sample = self.site.history[-1]
         self.hass.states.async_set(
@@ -257,13 +261,15 @@ async def start_loop(
     numbers: Mapping[str, Mapping[str, Any]] | None = None,
     grid: str = "modbus",
     power_every: Mapping[str, int] | None = None,
+    meter: Mapping[str, Any] | None = None,
 ) -> Loop:
     """Set the site up in HA with the given chargers (by name) and start the loop.
 
     ``grid`` is the site's grid meter: the simulated SDM630 over Modbus, or HA
     sensors with only the total power (``total``) or also phase currents
-    (``currents``). ``power_every`` makes a charger's power sensor report only
-    every so many cycles.
+    (``currents``), or the given ``meter`` (its entities published by the
+    test, ``Loop.publish``). ``power_every`` makes a charger's power sensor
+    report only every so many cycles.
     """
     entity_chargers = {
         name: data["number_entity"].removeprefix("number.").removesuffix("_max_current")
@@ -279,7 +285,9 @@ async def start_loop(
             for name, spec in (numbers or {}).items()
         },
     )
-    if grid == "modbus":
+    if meter is not None:
+        grid = "own"
+    elif grid == "modbus":
         meter = modbus_meter(site.meter_port)
     else:
         meter = {

@@ -129,3 +129,13 @@ async def test_no_history_holds_the_current_load(
     series = await async_site_series(hass, entry, NOW, 8)
 
     assert series.building_kw == pytest.approx((current_kw(),) * 8, abs=1e-3)
+
+    # The meter goes down: the last measured load still holds.
+    await meter_server.stop()
+    headroom = entry.runtime_data.headroom
+    for meter in entry.runtime_data.meters.values():
+        await meter.async_refresh()
+    headroom.async_recompute()
+    assert not headroom.last_update_success
+    series = await async_site_series(hass, entry, NOW, 8)
+    assert series.building_kw == pytest.approx((current_kw(),) * 8, abs=1e-3)

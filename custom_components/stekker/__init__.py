@@ -17,6 +17,7 @@ from .planner import PlanCoordinator
 from .runtime import StekkerConfigEntry, StekkerRuntimeData
 from .services import async_setup_services
 from .site_config import site_from
+from .site_limits import async_track_limit_entity
 from .solar_forecast import async_remove_solar_store, async_setup_solar_forecast
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
@@ -74,6 +75,10 @@ async def async_setup_entry(hass: HomeAssistant, entry: StekkerConfigEntry) -> b
     )
     headroom.async_recompute()  # the entities start from the first readings
     balancer.async_attach()
+    if unsubscribe := async_track_limit_entity(
+        hass, headroom.limits, balancer.async_schedule_cycle
+    ):
+        entry.async_on_unload(unsubscribe)
     entry.async_on_unload(balancer.async_clear_issues)
     entry.async_on_unload(entry.add_update_listener(_async_reload))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)

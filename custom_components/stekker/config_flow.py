@@ -23,12 +23,14 @@ from .const import (
     CONF_BAUDRATE,
     CONF_BYTESIZE,
     CONF_CURRENT_ENTITIES,
+    CONF_DEVICE_ID,
     CONF_EAN,
     CONF_FUSE_A,
     CONF_GTV_KW,
     CONF_HYSTERESIS_S,
     CONF_MARGIN_KW,
     CONF_MIN_WRITE_INTERVAL_S,
+    CONF_P1_INTEGRATION,
     CONF_PARITY,
     CONF_PHASES,
     CONF_POLL_INTERVAL,
@@ -54,18 +56,29 @@ from .const import (
     SOURCE_MODBUS_RTU_TCP,
     SOURCE_MODBUS_SERIAL,
     SOURCE_MODBUS_TCP,
+    SOURCE_NET_SENSORS,
+    SOURCE_P1,
     SOURCE_SENSORS,
     SUBENTRY_CHARGER,
     SUBENTRY_METER,
     SUBENTRY_SOLAR_ARRAY,
 )
-from .coordinator import stale_time
+from .coordinator import poll_interval, stale_time
+from .engine.net_meter import CURRENT, EXPORT_POWER, IMPORT_POWER, part
 from .engine.readings import MeterReading
 from .engine.site import PHASES, MeterRole, Site, site_errors
 from .flow_charger import ChargerSubentryFlow
+from .flow_limits import LimitOptionsSteps
 from .flow_solar import ForecastOptionsStep, SolarArraySubentryFlow
-from .meter import MeterReadError, meter_source, probe
+from .meter import (
+    MeterReadError,
+    NetSensorMeterSource,
+    entity_field,
+    meter_source,
+    probe,
+)
 from .modbus.profiles import METER_PROFILES
+from .p1 import DSMR, HOMEWIZARD, P1_INTEGRATIONS, p1_mapping
 from .selectors import dropdown, number_box
 from .site_config import site_from
 
@@ -132,12 +145,41 @@ SENSORS_SCHEMA.update(
     (probatio.Optional(key), _sensor(SensorDeviceClass.CURRENT))
     for key in CONF_CURRENT_ENTITIES
 )
+P1_SCHEMA = {
+    probatio.Required(CONF_DEVICE_ID): selector.DeviceSelector(
+        selector.DeviceSelectorConfig(
+            filter=[
+                selector.DeviceFilterSelectorConfig(integration=integration)
+                for integration in P1_INTEGRATIONS
+            ]
+        )
+    )
+}
+# Any integration's meter as separate sensors: import and export power (both
+# positive), per phase too, and phase currents.
+NET_SENSORS_SCHEMA: dict[probatio.Marker, selector.EntitySelector] = {
+    probatio.Required(entity_field(IMPORT_POWER)): _sensor(SensorDeviceClass.POWER),
+    probatio.Optional(entity_field(EXPORT_POWER)): _sensor(SensorDeviceClass.POWER),
+}
+NET_SENSORS_SCHEMA.update(
+    (
+        probatio.Optional(entity_field(part(name, phase))),
+        _sensor(
+            SensorDeviceClass.CURRENT if name == CURRENT else SensorDeviceClass.POWER
+        ),
+    )
+    for phase in PHASES
+    for name in (IMPORT_POWER, EXPORT_POWER, CURRENT)
+)
 SOURCE_FIELDS: dict[str, Mapping[Any, Any]] = {
     SOURCE_MODBUS_TCP: TCP_SCHEMA,
     SOURCE_MODBUS_RTU_TCP: TCP_SCHEMA,
     SOURCE_MODBUS_SERIAL: SERIAL_SCHEMA,
+    SOURCE_P1: P1_SCHEMA,
+    SOURCE_NET_SENSORS: NET_SENSORS_SCHEMA,
     SOURCE_SENSORS: SENSORS_SCHEMA,
 }
+P1_NAMES: Final = {DSMR: "DSMR smart meter", HOMEWIZARD: "HomeWizard P1"}
 
 
 def ean_valid(ean: str) -> bool:
@@ -170,7 +212,7 @@ def _readings_placeholders(reading: MeterReading, phases: int) -> dict[str, str]
     rows = ["| | V | A | kW |", "|---|---|---|---|"]
     rows.extend(
         f"| {phase.upper()} | {fmt(reading.phase('voltage', phase), 1, 1)}"
-        f" | {fmt(reading.phase('current', phase), 1, 2)}"
+        f" | {fmt(reading.signed_current(phase), 1, 2)}"
         f" | {fmt(reading.phase('power', phase), 0.001, 2)} |"
         for phase in PHASES[:phases]
     )
@@ -179,10 +221,15 @@ def _readings_placeholders(reading: MeterReading, phases: int) -> dict[str, str]
 
 def meter_endpoint(data: Mapping[str, Any]) -> tuple[Any, ...]:
     """What one physical meter is reached by: host, port and unit id (TCP or an
-    RTU gateway), serial port and unit id, or the power sensor entity."""
+    RTU gateway), serial port and unit id, the P1 meter's device, or the
+    (import) power sensor entity."""
     source = data[CONF_SOURCE]
     if source == SOURCE_SENSORS:
         return ("entity", data[CONF_POWER_ENTITY])
+    if source == SOURCE_NET_SENSORS:
+        return ("entity", data[entity_field(IMPORT_POWER)])
+    if source == SOURCE_P1:
+        return ("device", data[CONF_DEVICE_ID])
     unit = int(data[CONF_UNIT_ID])
     if source == SOURCE_MODBUS_SERIAL:
         return ("serial", str(data[CONF_SERIAL_PORT]).strip(), unit)
@@ -191,7 +238,7 @@ def meter_endpoint(data: Mapping[str, Any]) -> tuple[Any, ...]:
 
 def _endpoint_text(data: Mapping[str, Any]) -> str:
     endpoint = meter_endpoint(data)
-    if endpoint[0] == "entity":
+    if endpoint[0] in ("entity", "device"):
         return str(endpoint[1])
     if endpoint[0] == "serial":
         return f"{endpoint[1]}, unit id {endpoint[2]}"
@@ -242,6 +289,37 @@ class MeterSteps(FlowHandler[Any, Any, Any]):
         """A meter made of existing HA sensors."""
         return await self._meter_form(SOURCE_SENSORS, user_input)
 
+    async def async_step_p1(self, user_input: dict[str, Any] | None = None) -> Any:
+        """A smart meter (P1) read by the dsmr or homewizard integration."""
+        return await self._meter_form(SOURCE_P1, user_input)
+
+    async def async_step_net_sensors(
+        self, user_input: dict[str, Any] | None = None
+    ) -> Any:
+        """A meter of separate import and export sensors, from any integration."""
+        return await self._meter_form(SOURCE_NET_SENSORS, user_input)
+
+    def _stale_s(self) -> float:
+        """Seconds the balancer holds setpoints without a fresh meter reading,
+        plus the control cycle that notices."""
+        return float(BALANCING_DEFAULTS[CONF_STALE_S]) + DEFAULT_POLL_INTERVAL
+
+    def _map_p1(self, data: dict[str, Any]) -> tuple[str, dict[str, str]] | None:
+        """Add the P1 meter's entities to ``data``; else an error and its placeholders."""
+        mapping = p1_mapping(self.hass, data[CONF_DEVICE_ID], self._site().phases)
+        if mapping.integration is None:
+            return "p1_not_a_meter", {}
+        if mapping.missing:
+            return "p1_entities_missing", {"missing": ", ".join(mapping.missing)}
+        if mapping.disabled:
+            return "p1_entities_disabled", {"entities": ", ".join(mapping.disabled)}
+        data.update(
+            (entity_field(name), entity_id)
+            for name, entity_id in mapping.entities.items()
+        )
+        data[CONF_P1_INTEGRATION] = mapping.integration
+        return None
+
     async def _meter_form(
         self,
         source: str,
@@ -263,7 +341,10 @@ class MeterSteps(FlowHandler[Any, Any, Any]):
             for key in (CONF_PORT, CONF_UNIT_ID):
                 if key in data:
                     data[key] = int(data[key])
-            if data[CONF_ROLE] in (MeterRole.GRID, MeterRole.BUILDING) and any(
+            unmapped = self._map_p1(data) if source == SOURCE_P1 else None
+            if unmapped:
+                errors["base"], placeholders = unmapped
+            elif data[CONF_ROLE] in (MeterRole.GRID, MeterRole.BUILDING) and any(
                 meter.get(CONF_ROLE) == data[CONF_ROLE]
                 for meter in self._existing_meters()
             ):
@@ -272,8 +353,9 @@ class MeterSteps(FlowHandler[Any, Any, Any]):
                 errors["base"] = "meter_already_configured"
                 placeholders = taken
             else:
+                meter = meter_source(self.hass, data)
                 try:
-                    reading = await probe(meter_source(self.hass, data), self._site())
+                    reading = await probe(meter, self._site())
                 except MeterReadError as err:
                     errors["base"] = err.translation_key
                     placeholders = err.placeholders
@@ -282,6 +364,8 @@ class MeterSteps(FlowHandler[Any, Any, Any]):
                     self._readings = _readings_placeholders(
                         reading, self._site().phases
                     )
+                    if isinstance(meter, NetSensorMeterSource) and meter.interval_s:
+                        return await self._verify_p1(meter)
                     return await self.async_step_verify()
         schema = probatio.Schema(
             {
@@ -329,6 +413,48 @@ class MeterSteps(FlowHandler[Any, Any, Any]):
             description_placeholders=self._readings,
         )
 
+    async def _verify_p1(self, meter: NetSensorMeterSource) -> Any:
+        """The readings, what was mapped, and the fail-safe deadline that the
+        meter's own rate allows (silent for 3 reports, then the time the
+        balancer holds setpoints, and the cycle that notices); a warning when
+        that is long."""
+        deadline = meter.silence_deadline_s + self._stale_s()
+        self._readings |= {
+            "mapping": "\n".join(
+                [
+                    "| | |",
+                    "|---|---|",
+                    *(f"| {name} | {eid} |" for name, eid in meter.entities.items()),
+                ]
+            ),
+            "interval_s": f"{meter.interval_s:g}",
+            "deadline_s": f"{deadline:.0f}",
+        }
+        if deadline > MAX_STALE_S:
+            return await self.async_step_verify_p1_slow()
+        return await self.async_step_verify_p1()
+
+    async def async_step_verify_p1(
+        self, user_input: dict[str, Any] | None = None
+    ) -> Any:
+        """A P1 meter's readings and mapping; the installer saves or goes back."""
+        return self.async_show_menu(
+            step_id="verify_p1",
+            menu_options=["save", self._back_step()],
+            description_placeholders=self._readings,
+        )
+
+    async def async_step_verify_p1_slow(
+        self, user_input: dict[str, Any] | None = None
+    ) -> Any:
+        """As ``verify_p1``, warning that the meter reports too seldom for a
+        quick fail-safe."""
+        return self.async_show_menu(
+            step_id="verify_p1_slow",
+            menu_options=["save", self._back_step()],
+            description_placeholders=self._readings,
+        )
+
     def _back_step(self) -> str:
         """Where "change the settings" goes from the readings."""
         return "meter"
@@ -342,7 +468,9 @@ class MeterSteps(FlowHandler[Any, Any, Any]):
         id), "Grid meter (Eastron SDM630)" for a Modbus meter."""
         data = self._meter
         role = data[CONF_ROLE]
-        if data[CONF_SOURCE] == SOURCE_SENSORS:
+        if data[CONF_SOURCE] == SOURCE_P1:
+            return f"{role.capitalize()} meter ({P1_NAMES[data[CONF_P1_INTEGRATION]]})"
+        if data[CONF_SOURCE] in (SOURCE_SENSORS, SOURCE_NET_SENSORS):
             return f"{role.capitalize()} meter"
         return f"{role.capitalize()} meter ({METER_PROFILES[data[CONF_PROFILE]].name})"
 
@@ -489,6 +617,11 @@ class MeterSubentryFlow(MeterSteps, ConfigSubentryFlow):
     def _back_step(self) -> str:
         return "reconfigure" if self.source == SOURCE_RECONFIGURE else "meter"
 
+    @override
+    def _stale_s(self) -> float:
+        entry = self._get_entry()
+        return stale_time(entry) + poll_interval(entry).total_seconds()
+
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> SubentryFlowResult:
@@ -535,14 +668,16 @@ BALANCING_FLOATS = (
 )
 
 
-class StekkerOptionsFlow(ForecastOptionsStep):
-    """Balancing (control cycle, margin, ramps) or the solar forecast."""
+class StekkerOptionsFlow(ForecastOptionsStep, LimitOptionsSteps):
+    """Balancing (control cycle, margin, ramps), the solar forecast, the grid
+    limit or prices."""
 
     async def async_step_init(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         return self.async_show_menu(
-            step_id="init", menu_options=["balancing", "forecast"]
+            step_id="init",
+            menu_options=["balancing", "forecast", "grid_limit", "prices"],
         )
 
     async def async_step_balancing(

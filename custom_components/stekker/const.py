@@ -45,6 +45,12 @@ SOURCE_MODBUS_TCP: Final = "modbus_tcp"
 SOURCE_MODBUS_RTU_TCP: Final = "modbus_rtu_tcp"
 SOURCE_MODBUS_SERIAL: Final = "modbus_serial"
 SOURCE_SENSORS: Final = "sensors"
+# A smart meter (P1) read through HA's dsmr or homewizard integration: its device.
+SOURCE_P1: Final = "p1"
+# A meter of separate HA sensors: import and export power, per phase too.
+SOURCE_NET_SENSORS: Final = "net_sensors"
+CONF_DEVICE_ID: Final = "device_id"
+CONF_P1_INTEGRATION: Final = "p1_integration"  # "dsmr" or "homewizard"
 
 # Shorter than the 1 s control cycle: a silent device cannot hold up a cycle.
 MODBUS_TIMEOUT: Final = timedelta(seconds=0.8)
@@ -103,3 +109,10 @@ FORECAST_FORECAST_SOLAR: Final = "forecast_solar"
 FORECAST_OPEN_METEO: Final = "open_meteo"
 FORECAST_BUILTIN: Final = "builtin"
 DEFAULT_LOSSES_PCT: Final = 14.0
+
+# Grid limit, quarter-hour budget and prices (options)
+CONF_LIMIT_SCHEDULE: Final = "limit_schedule"
+CONF_LIMIT_ENTITY: Final = "limit_entity"
+CONF_QUARTER_BUDGET_KW: Final = "quarter_budget_kw"
+CONF_CAPACITY_PRICE: Final = "capacity_price_per_kw"
+CONF_PRICE_ENTITY: Final = "price_entity"

@@ -2,31 +2,32 @@
 
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Final, override
 
 from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.util import dt as dt_util
 
 from .const import (
     BALANCING_DEFAULTS,
     CONF_POLL_INTERVAL,
     CONF_ROLE,
-    CONF_SOURCE,
     CONF_STALE_CYCLES,
     CONF_STALE_S,
     DEFAULT_POLL_INTERVAL,
     DOMAIN,
     LOGGER,
     MAX_STALE_S,
-    SOURCE_SENSORS,
 )
 from .engine.headroom import Headroom, compute_headroom, credited_power
+from .engine.quarter_hour import live_limit_kw
 from .engine.readings import MeterReading
 from .engine.site import PHASES, MeterRole, Site
-from .meter import MeterReadError, MeterSource, SensorMeterSource, read_checked
+from .meter import MeterReadError, MeterSource, ModbusMeterSource, read_checked
 from .runtime import StekkerConfigEntry
+from .site_limits import QuarterHourMeter, limit_now_kw, site_limits
 
 # A Modbus meter whose every register stays the same this long has frozen (a
 # gateway serving a cached answer); a live meter's power and energy move.
@@ -81,7 +82,8 @@ class MeterCoordinator(DataUpdateCoordinator[MeterReading]):
         self.fresh_at: float | None = None  # clock time of the last fresh reading
         self._same_since: float | None = None
         self._last_values: dict[str, float] | None = None
-        self._watch_frozen = subentry.data[CONF_SOURCE] != SOURCE_SENSORS
+        # HA sensors may hold a value; their freshness is their reports'.
+        self._watch_frozen = isinstance(source, ModbusMeterSource)
 
     @property
     def clock(self) -> Callable[[], float]:
@@ -91,8 +93,8 @@ class MeterCoordinator(DataUpdateCoordinator[MeterReading]):
     def clock(self, clock: Callable[[], float]) -> None:
         """The balancer's clock, for this meter and a sensor source's freshness."""
         self._clock = clock
-        if isinstance(self.source, SensorMeterSource):
-            self.source.clock = clock
+        if not isinstance(self.source, ModbusMeterSource):
+            self.source.use_clock(clock)
 
     @override
     async def _async_update_data(self) -> MeterReading:
@@ -137,6 +139,13 @@ class HeadroomCoordinator(DataUpdateCoordinator[Headroom]):
         self.meters = meters
         # What the balancer credits its chargers with drawing, A per phase.
         self.charger_draw: dict[str, float] | None = None
+        self.limits = site_limits(entry.data, entry.options)
+        self.quarter = (
+            QuarterHourMeter(self.limits) if self.limits.quarter_hour else None
+        )
+        # Quarter-hours and schedules follow the wall clock; tests set their own.
+        self.wall_clock: Callable[[], datetime] = dt_util.utcnow
+        self._sampled_at: float | None = None
 
     def _latest(self, role: MeterRole) -> list[MeterReading]:
         return [
@@ -195,6 +204,7 @@ class HeadroomCoordinator(DataUpdateCoordinator[Headroom]):
                 translation_key="no_meter_data",
                 translation_placeholders={"role": basis.value},
             )
+        basis_reading = (grid if basis is MeterRole.GRID else building)[0]
         chargers = self._latest(MeterRole.CHARGER)
         solar = self._latest(MeterRole.SOLAR)
         charger_w: float | None = None
@@ -204,7 +214,6 @@ class HeadroomCoordinator(DataUpdateCoordinator[Headroom]):
             # what the chargers draw. Their phase currents count only when they
             # have one per site phase (a one-phase meter cannot say which phase
             # its charger is on); the balancer's credits cover the rest.
-            basis_reading = (grid if basis is MeterRole.GRID else building)[0]
             charger_w = max(
                 sum(r.power_w or 0.0 for r in chargers),
                 credited_power(charger_a, basis_reading, self.site),
@@ -217,14 +226,29 @@ class HeadroomCoordinator(DataUpdateCoordinator[Headroom]):
                 for phase in self.site.phase_names:
                     metered = sum(r.phase("current", phase) or 0.0 for r in chargers)
                     charger_a[phase] = max(charger_a.get(phase, 0.0), metered)
-        return compute_headroom(
-            self.site,
-            grid=grid[0] if basis is MeterRole.GRID else None,
-            building=building[0] if building else None,
-            solar=_sum(solar) if solar else None,
-            charger_w=charger_w,
-            charger_a=charger_a,
-        )
+        wall = self.wall_clock()
+        limit = limit_now_kw(self.hass, self.limits, wall)
+
+        def headroom(limit_kw: float) -> Headroom:
+            return compute_headroom(
+                self.site,
+                grid=basis_reading if basis is MeterRole.GRID else None,
+                building=building[0] if building else None,
+                solar=_sum(solar) if solar else None,
+                charger_w=charger_w,
+                charger_a=charger_a,
+                limit_kw=limit_kw,
+            )
+
+        room = headroom(limit)
+        if self.quarter is None:
+            return room
+        fresh = [m.fresh_at for m in self.basis_meters() if m.fresh_at is not None]
+        if fresh and max(fresh) != self._sampled_at:
+            self._sampled_at = max(fresh)
+            self.quarter.sample(wall, self._sampled_at, room.grid_kw, basis_reading)
+        live = live_limit_kw(self.site.gtv_kw, limit, self.quarter.allowance_kw())
+        return room if live >= limit else headroom(live)
 
     @override
     async def _async_update_data(self) -> Headroom:

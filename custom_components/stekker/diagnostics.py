@@ -8,6 +8,7 @@ from homeassistant.const import CONF_API_KEY, CONF_HOST, CONF_LATITUDE, CONF_LON
 from homeassistant.core import HomeAssistant
 
 from .const import CONF_EAN, CONF_SERIAL_PORT
+from .coordinator import HeadroomCoordinator
 from .runtime import StekkerConfigEntry
 
 TO_REDACT = {
@@ -36,6 +37,7 @@ async def async_get_config_entry_diagnostics(
         "headroom": {
             "last_update_success": headroom.last_update_success,
             "data": asdict(headroom.data) if headroom.data else None,
+            "quarter_hour": _quarter_hour(headroom),
         },
         "meters": [
             {
@@ -82,4 +84,16 @@ async def async_get_config_entry_diagnostics(
                 for charger_id, charger in runtime.balancer.chargers.items()
             ],
         },
+    }
+
+
+def _quarter_hour(headroom: HeadroomCoordinator) -> dict[str, Any] | None:
+    """The current quarter's import, the month's peak and what is still allowed."""
+    meter = headroom.quarter
+    if meter is None:
+        return None
+    return {
+        "current": asdict(meter.current) if meter.current else None,
+        "month_peak": asdict(meter.peak) if meter.peak else None,
+        "allowance_kw": meter.allowance_kw(),
     }

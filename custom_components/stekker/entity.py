@@ -23,8 +23,11 @@ from .const import (
     CONF_SOURCE,
     DOMAIN,
     DRIVER_MODBUS,
+    SOURCE_NET_SENSORS,
+    SOURCE_P1,
     SOURCE_SENSORS,
 )
+from .meter import net_entities
 from .modbus.profiles import CHARGER_PROFILES, METER_PROFILES, manufacturer_and_model
 from .runtime import StekkerConfigEntry
 
@@ -83,11 +86,16 @@ def meter_device(
     hass: HomeAssistant, entry: StekkerConfigEntry, subentry: ConfigSubentry
 ) -> DeviceInfo:
     """A Modbus meter by its profile; a meter of Home Assistant sensors by the
-    power sensor's own device, if it has one."""
+    (first) power sensor's own device, if it has one."""
     data = subentry.data
     manufacturer: str | None
     if data[CONF_SOURCE] == SOURCE_SENSORS:
         manufacturer, own_model = _entity_device(hass, data[CONF_POWER_ENTITY])
+        model = own_model or SENSORS_MODEL
+    elif data[CONF_SOURCE] in (SOURCE_P1, SOURCE_NET_SENSORS):
+        # A P1 meter's entities all belong to its device; take the first.
+        first = next(iter(net_entities(data).values()))
+        manufacturer, own_model = _entity_device(hass, first)
         model = own_model or SENSORS_MODEL
     else:
         manufacturer, model = manufacturer_and_model(

@@ -4,7 +4,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from homeassistant.const import (
     CONF_HOST,
@@ -15,12 +15,17 @@ from homeassistant.const import (
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
-from homeassistant.util.unit_conversion import ElectricCurrentConverter, PowerConverter
+from homeassistant.util.unit_conversion import (
+    ElectricCurrentConverter,
+    ElectricPotentialConverter,
+    PowerConverter,
+)
 
 from .const import (
     CONF_BAUDRATE,
     CONF_BYTESIZE,
     CONF_CURRENT_ENTITIES,
+    CONF_DEVICE_ID,
     CONF_PARITY,
     CONF_POWER_ENTITY,
     CONF_PROFILE,
@@ -32,7 +37,20 @@ from .const import (
     MODBUS_TIMEOUT,
     SOURCE_MODBUS_RTU_TCP,
     SOURCE_MODBUS_SERIAL,
+    SOURCE_NET_SENSORS,
+    SOURCE_P1,
     SOURCE_SENSORS,
+)
+from .engine.net_meter import (
+    CURRENT,
+    EXPORT_POWER,
+    IMPORT_POWER,
+    NET_POWER,
+    PEAK,
+    QUARTER_HOUR,
+    VOLTAGE,
+    net_values,
+    part,
 )
 from .engine.readings import (
     POWER,
@@ -53,6 +71,7 @@ from .modbus.transport import (
     ModbusHub,
     ProfileReader,
 )
+from .p1 import p1_mapping
 
 DATA_HUB: HassKey[ModbusHub] = HassKey(f"{DOMAIN}_modbus_hub")
 # HA sensors (P1 readers, other integrations' meters) report every 1-10 s; one
@@ -185,34 +204,34 @@ class _Reports:
         )
 
 
-@dataclass(slots=True)
-class SensorMeterSource:
-    """A meter made of existing HA sensors (power, optional phase currents).
+@dataclass(slots=True, kw_only=True)
+class _HaSensors:
+    """Reads HA sensor states, refusing one that stopped reporting.
 
     A sensor is fresh when it reports (``last_reported`` changes), timed on the
     monotonic clock when seen, so a wall clock stepped back cannot hide a dead one.
+    Its usual interval is learned from its reports, starting from
+    ``interval_s`` when the integration's rate is known.
     """
 
     hass: HomeAssistant
-    power_entity: str
-    current_entities: tuple[str | None, ...]
     clock: Callable[[], float] = time.monotonic
+    interval_s: float | None = None
     _seen: dict[str, _Reports] = field(default_factory=dict)
-    # HA sensors report current magnitudes (a P1 meter's are unsigned).
-    signed_currents: bool = False
-    missing: frozenset[str] = frozenset()
 
     @property
-    def keys(self) -> frozenset[str]:
-        """The values every read of this meter provides."""
-        return frozenset(
-            [POWER]
-            + [
-                phase_key("current", phase)
-                for phase, entity_id in zip(PHASES, self.current_entities, strict=False)
-                if entity_id
-            ]
-        )
+    def silence_deadline_s(self) -> float:
+        """How long a sensor of the known rate may be silent before it is stale."""
+        return _Reports(dt_util.utcnow(), 0.0, self._first_interval()).deadline_s
+
+    def use_clock(self, clock: Callable[[], float]) -> None:
+        """Time reports on ``clock`` from now on; times taken on the old one
+        mean nothing on it, so each sensor is judged afresh."""
+        self.clock = clock
+        self._seen.clear()
+
+    def _first_interval(self) -> float:
+        return self.interval_s or SENSOR_SILENCE_MIN_S / 3.0
 
     async def async_start(self) -> None:
         """Sensors need no connection."""
@@ -223,7 +242,9 @@ class SensorMeterSource:
     def _value(
         self,
         entity_id: str,
-        converter: type[PowerConverter] | type[ElectricCurrentConverter],
+        converter: type[PowerConverter]
+        | type[ElectricCurrentConverter]
+        | type[ElectricPotentialConverter],
         to_unit: str,
     ) -> float:
         state = self.hass.states.get(entity_id)
@@ -252,7 +273,7 @@ class SensorMeterSource:
         if seen is None:
             # First sight: only the wall clock can tell how old the report is.
             age = max(0.0, (dt_util.utcnow() - reported).total_seconds())
-            seen = _Reports(reported, now - age, SENSOR_SILENCE_MIN_S / 3.0)
+            seen = _Reports(reported, now - age, self._first_interval())
         elif reported != seen.reported:
             interval = max(now - seen.seen_at, 0.9 * seen.interval_s)
             seen = _Reports(reported, now, interval)
@@ -264,6 +285,29 @@ class SensorMeterSource:
                 "entity_stale", entity_id=entity_id, age=f"{silent:.0f}"
             )
 
+
+@dataclass(slots=True, kw_only=True)
+class SensorMeterSource(_HaSensors):
+    """A meter made of existing HA sensors (power, optional phase currents)."""
+
+    power_entity: str
+    current_entities: tuple[str | None, ...]
+    # HA sensors report current magnitudes (a P1 meter's are unsigned).
+    signed_currents: bool = False
+    missing: frozenset[str] = frozenset()
+
+    @property
+    def keys(self) -> frozenset[str]:
+        """The values every read of this meter provides."""
+        return frozenset(
+            [POWER]
+            + [
+                phase_key("current", phase)
+                for phase, entity_id in zip(PHASES, self.current_entities, strict=False)
+                if entity_id
+            ]
+        )
+
     async def read(self) -> dict[str, float]:
         values = {POWER: self._value(self.power_entity, PowerConverter, "W")}
         for phase, entity_id in zip(PHASES, self.current_entities, strict=False):
@@ -274,16 +318,89 @@ class SensorMeterSource:
         return values
 
 
-type MeterSource = ModbusMeterSource | SensorMeterSource
+# Every part a meter of separate sensors may have, and how it is read.
+NET_PARTS: Final = (
+    IMPORT_POWER,
+    EXPORT_POWER,
+    NET_POWER,
+    *(
+        part(name, phase)
+        for phase in PHASES
+        for name in (IMPORT_POWER, EXPORT_POWER, NET_POWER, CURRENT, VOLTAGE)
+    ),
+    QUARTER_HOUR,
+    PEAK,
+)
+
+
+def entity_field(name: str) -> str:
+    """The settings key of a part's entity, e.g. ``import_power_l1_entity``."""
+    return f"{name}_entity"
+
+
+def _unit_of(name: str) -> tuple[type[Any], str]:
+    if name.startswith(CURRENT):
+        return ElectricCurrentConverter, "A"
+    if name.startswith(VOLTAGE):
+        return ElectricPotentialConverter, "V"
+    return PowerConverter, "W"
+
+
+@dataclass(slots=True, kw_only=True)
+class NetSensorMeterSource(_HaSensors):
+    """A meter of separate sensors: import and export power (or a signed net
+    power), per phase too, and unsigned phase currents; a P1 smart meter's
+    entities or any integration's.
+
+    Currents count as whole amperes (see ``conservative_current``) until the
+    meter has shown a fraction of an ampere.
+    """
+
+    entities: Mapping[str, str]  # part -> entity id
+    signed_currents: bool = False
+    missing: frozenset[str] = frozenset()
+    whole_amperes: bool = True
+
+    @property
+    def keys(self) -> frozenset[str]:
+        """The values every read of this meter provides."""
+        parts = dict.fromkeys(self.entities, 0.0)
+        return frozenset(net_values(parts, whole_amperes=False))
+
+    async def read(self) -> dict[str, float]:
+        parts = {
+            name: self._value(entity_id, *_unit_of(name))
+            for name, entity_id in self.entities.items()
+        }
+        if self.whole_amperes and any(
+            value != round(value)
+            for name, value in parts.items()
+            if name.startswith(CURRENT)
+        ):
+            self.whole_amperes = False
+        return net_values(parts, whole_amperes=self.whole_amperes)
+
+
+type MeterSource = ModbusMeterSource | SensorMeterSource | NetSensorMeterSource
 
 
 def meter_source(hass: HomeAssistant, data: Mapping[str, Any]) -> MeterSource:
     """Build the reader for a meter's saved (or about to be saved) settings."""
-    if data[CONF_SOURCE] == SOURCE_SENSORS:
+    source = data[CONF_SOURCE]
+    if source == SOURCE_SENSORS:
         return SensorMeterSource(
-            hass,
-            data[CONF_POWER_ENTITY],
-            tuple(data.get(key) for key in CONF_CURRENT_ENTITIES),
+            hass=hass,
+            power_entity=data[CONF_POWER_ENTITY],
+            current_entities=tuple(data.get(key) for key in CONF_CURRENT_ENTITIES),
+        )
+    if source in (SOURCE_P1, SOURCE_NET_SENSORS):
+        interval = None
+        if source == SOURCE_P1:
+            interval = p1_mapping(hass, data[CONF_DEVICE_ID], 1).interval_s
+        return NetSensorMeterSource(
+            hass=hass,
+            entities=net_entities(data),
+            interval_s=interval,
         )
     return ModbusMeterSource(
         get_hub(hass),
@@ -291,6 +408,15 @@ def meter_source(hass: HomeAssistant, data: Mapping[str, Any]) -> MeterSource:
         int(data[CONF_UNIT_ID]),
         METER_PROFILES[data[CONF_PROFILE]],
     )
+
+
+def net_entities(data: Mapping[str, Any]) -> dict[str, str]:
+    """The entity of each part of a meter of separate sensors, as saved."""
+    return {
+        name: entity_id
+        for name in NET_PARTS
+        if (entity_id := data.get(entity_field(name)))
+    }
 
 
 async def read_checked(source: MeterSource, site: Site) -> MeterReading:

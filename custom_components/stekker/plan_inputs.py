@@ -3,12 +3,18 @@
 Slot 0 runs from now to the end of the current clock quarter-hour; every later
 slot is a whole quarter. Per slot:
 
-- the grid limit: the GTV minus the safety margin;
-- the building load expected from the recorder's long-term statistics of the
-  site's building-load sensor (the same weekday and time over the last four
-  weeks, median; with short history the same time over all days, else the
-  current load held flat; slot 0 is the load measured now);
-- the solar forecast of the site's arrays (0 without arrays).
+- the grid limit, less the safety margin: the lowest of the GTV, the schedule's
+  lowest block in the slot, the limit entity's value now (held: the plan is
+  made again when it changes) and, with a quarter-hour budget, the budget
+  (slot 0: what the rest of the current quarter may average, which is above
+  the budget when the quarter so far was below it);
+- the building load expected from the recorder's hourly statistics of the
+  site's building-load sensor (engine.load_profile: the same weekday and hour
+  over the last four weeks, median; with short history the same hour over all
+  days, else the current load held flat; slot 0 is the load measured now, or last measured while the
+  meters are down, 0 before any reading);
+- the solar forecast of the site's arrays (0 without arrays);
+- the price, when a price sensor with prices ahead is set (see engine.prices).
 """
 
 from dataclasses import dataclass
@@ -22,14 +28,15 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.recorder import get_instance
 from homeassistant.util import dt as dt_util
 
-from .const import DOMAIN
-from .engine.building_profile import LoadSample, expected_load_kw
+from .const import CONF_PRICE_ENTITY, DOMAIN
+from .coordinator import HeadroomCoordinator
+from .engine.grid_limit import lowest_between
+from .engine.load_profile import RECENT_WEEKS, expected_load_kw
+from .engine.prices import price_points, slot_prices
 from .runtime import StekkerConfigEntry
+from .site_limits import entity_limit_kw
 
 SLOT: Final = timedelta(minutes=15)
-HISTORY: Final = timedelta(weeks=4)
-# Statistic periods read, finest first; the finest covering a quarter wins.
-_PERIODS: Final = (("5minute", 300.0), ("hour", 3600.0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,13 +54,14 @@ class SiteSeries:
 
 
 def slot_bounds(now: datetime, slots: int) -> list[tuple[datetime, datetime]]:
-    """Slot 0 from now to the next clock quarter-hour, then whole quarters."""
-    local = dt_util.as_local(now)
+    """Slot 0 from now to the next clock quarter-hour, then whole quarters (in
+    UTC, whose quarters are every zone's, so daylight saving cannot bend them)."""
+    utc = dt_util.as_utc(now)
     into = timedelta(
-        minutes=local.minute % 15, seconds=local.second, microseconds=local.microsecond
+        minutes=utc.minute % 15, seconds=utc.second, microseconds=utc.microsecond
     )
-    edge = local - into + SLOT
-    bounds = [(local, edge)]
+    edge = utc - into + SLOT
+    bounds = [(utc, edge)]
     while len(bounds) < slots:
         bounds.append((edge, edge + SLOT))
         edge += SLOT
@@ -69,30 +77,23 @@ def building_load_entity(hass: HomeAssistant, entry: StekkerConfigEntry) -> str 
 
 async def async_load_history(
     hass: HomeAssistant, entity_id: str, now: datetime
-) -> list[LoadSample]:
-    """Mean building load per 5-minute and hourly statistic of the last four weeks."""
-    samples: list[LoadSample] = []
-    for period, seconds in _PERIODS:
-        rows = await get_instance(hass).async_add_executor_job(
-            statistics_during_period,
-            hass,
-            now - HISTORY,
-            now,
-            {entity_id},
-            period,
-            {"power": UnitOfPower.KILO_WATT},
-            {"mean"},
-        )
-        samples.extend(
-            LoadSample(
-                start=dt_util.as_local(dt_util.utc_from_timestamp(row["start"])),
-                duration_s=seconds,
-                kw=mean,
-            )
-            for row in rows.get(entity_id, [])
-            if (mean := row.get("mean")) is not None
-        )
-    return samples
+) -> list[tuple[datetime, float]]:
+    """Hourly mean building load of the last four weeks (local start, kW)."""
+    rows = await get_instance(hass).async_add_executor_job(
+        statistics_during_period,
+        hass,
+        now - timedelta(weeks=RECENT_WEEKS),
+        now,
+        {entity_id},
+        "hour",
+        {"power": UnitOfPower.KILO_WATT},
+        {"mean"},
+    )
+    return [
+        (dt_util.as_local(dt_util.utc_from_timestamp(row["start"])), mean)
+        for row in rows.get(entity_id, [])
+        if (mean := row.get("mean")) is not None
+    ]
 
 
 async def async_site_series(
@@ -100,41 +101,75 @@ async def async_site_series(
 ) -> SiteSeries:
     """The series for the next ``slots`` slots from ``now``."""
     runtime = entry.runtime_data
-    site = runtime.site
     bounds = slot_bounds(now, slots)
     slot_h = tuple((end - start).total_seconds() / 3600.0 for start, end in bounds)
 
     headroom = runtime.headroom
-    current_kw = (
-        headroom.data.building_load_kw
-        if headroom.last_update_success and headroom.data is not None
-        else 0.0
-    )
+    # The last measured load, also while the meters are down (0 before any).
+    current_kw = headroom.data.building_load_kw if headroom.data is not None else 0.0
     entity_id = building_load_entity(hass, entry)
     history = (
         await async_load_history(hass, entity_id, now)
         if entity_id is not None and "recorder" in hass.config.components
         else []
     )
-    building = list(
-        expected_load_kw(history, [start for start, _ in bounds], current_kw)
+    local = [(dt_util.as_local(start), dt_util.as_local(end)) for start, end in bounds]
+    # Slot 0 is the load measured now; the later ones are expected.
+    expected = expected_load_kw(
+        history, [start for start, _ in local], current_kw, resolution_min=60
     )
-    if building:
-        building[0] = current_kw
+    building = (current_kw, *expected[1:])[: len(expected)]
 
     forecast = runtime.solar.data if runtime.solar is not None else None
     solar = tuple(
         forecast.site.energy_kwh(start, end) / hours if forecast and hours else 0.0
         for (start, end), hours in zip(bounds, slot_h, strict=True)
     )
-    limit = site.gtv_kw - site.margin_kw
+    quarter = headroom.quarter
     return SiteSeries(
         start=now,
         slot_h=slot_h,
-        grid_limit_kw=(limit,) * len(bounds),
-        building_kw=tuple(building),
+        grid_limit_kw=_grid_limits(hass, headroom, local),
+        building_kw=building,
         solar_kw=solar,
-        price=None,
-        capacity_price_per_kw=0.0,
-        month_peak_kw=0.0,
+        price=_prices(hass, entry, bounds),
+        capacity_price_per_kw=headroom.limits.capacity_price_per_kw,
+        month_peak_kw=0.0 if quarter is None else quarter.month_peak_kw(now),
     )
+
+
+def _grid_limits(
+    hass: HomeAssistant,
+    headroom: HeadroomCoordinator,
+    bounds: list[tuple[datetime, datetime]],
+) -> tuple[float, ...]:
+    limits = headroom.limits
+    entity_kw = (
+        None
+        if limits.limit_entity is None
+        else entity_limit_kw(hass, limits.limit_entity)
+    )
+    allowance = None if headroom.quarter is None else headroom.quarter.allowance_kw()
+    series: list[float] = []
+    for index, (start, end) in enumerate(bounds):
+        kw = lowest_between(limits.schedule, start, end, limits.gtv_kw)
+        if entity_kw is not None:
+            kw = min(kw, entity_kw)
+        if index == 0 and allowance is not None:
+            kw = min(kw, allowance)  # the rest of this quarter may average more
+        elif limits.budget_kw is not None:
+            kw = min(kw, limits.budget_kw)
+        series.append(max(0.0, kw - headroom.site.margin_kw))
+    return tuple(series)
+
+
+def _prices(
+    hass: HomeAssistant,
+    entry: StekkerConfigEntry,
+    bounds: list[tuple[datetime, datetime]],
+) -> tuple[float, ...] | None:
+    entity_id = entry.options.get(CONF_PRICE_ENTITY)
+    state = hass.states.get(entity_id) if entity_id else None
+    if state is None:
+        return None
+    return slot_prices(price_points(state.attributes), bounds)

@@ -22,13 +22,16 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .balancer_sensor import async_add_balancer_sensors
+from .budget_sensor import async_add_budget_sensors
 from .coordinator import HeadroomCoordinator, MeterCoordinator
 from .engine.headroom import Headroom
 from .engine.readings import (
     EXPORT_KWH,
     FREQUENCY,
     IMPORT_KWH,
+    MONTH_PEAK,
     POWER,
+    QUARTER_HOUR_AVG,
     MeterReading,
     phase_key,
 )
@@ -87,6 +90,7 @@ HEADROOM_SENSORS: tuple[HeadroomSensorDescription, ...] = (
     _kw("grid_power", lambda h: h.grid_kw),
     _kw("building_load", lambda h: h.building_load_kw),
     _kw("available_power", lambda h: h.available_kw),
+    _kw("grid_limit", lambda h: h.grid_limit_kw),
     *(_available_current(i, p) for i, p in enumerate(PHASES)),
     HeadroomSensorDescription(
         key="gtv_utilisation",
@@ -159,6 +163,14 @@ METER_SENSORS: tuple[MeterSensorDescription, ...] = (
         )
         for key in (IMPORT_KWH, EXPORT_KWH)
     ),
+    # Belgian meters: what the capacity tariff bills (import, quarter-hour averages).
+    *(
+        _meter(key, translation_key, SensorDeviceClass.POWER, UnitOfPower.WATT, 2)
+        for key, translation_key in (
+            (QUARTER_HOUR_AVG, "quarter_hour_average"),
+            (MONTH_PEAK, "month_peak"),
+        )
+    ),
     _meter(
         FREQUENCY,
         "frequency",
@@ -186,6 +198,7 @@ async def async_setup_entry(
         if description.phases <= runtime.site.phases
     )
     async_add_balancer_sensors(entry, async_add_entities)
+    async_add_budget_sensors(entry, async_add_entities)
     async_add_solar_sensors(entry, async_add_entities)
     async_add_plan_sensors(entry, async_add_entities)
     for subentry_id, meter in runtime.meters.items():

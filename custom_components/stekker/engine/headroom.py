@@ -35,6 +35,8 @@ class Headroom:
     utilisation_pct: float
     phase_currents_measured: bool
     voltage_v: float
+    # The kW limit in force now; None: the GTV (a limit series may lower it).
+    grid_limit_kw: float | None = None
 
 
 def _volts(reading: MeterReading, phase: str) -> float | None:
@@ -114,6 +116,7 @@ def compute_headroom(
     solar: MeterReading | None = None,
     charger_w: float | None = None,
     charger_a: Mapping[str, float] | None = None,
+    limit_kw: float | None = None,
 ) -> Headroom:
     """Headroom from the readings by role.
 
@@ -121,6 +124,8 @@ def compute_headroom(
     more than they draw), ``charger_w`` its power (by default at the measured or
     lowest voltage). With a grid meter the building's net load is grid - chargers;
     without one, a building meter (which excludes chargers) minus measured solar.
+    ``limit_kw`` is the kW limit now where it is below the GTV (a schedule, a
+    limit entity, the quarter-hour budget); it never raises the GTV.
     """
     credit_a = {p: (charger_a or {}).get(p, 0.0) for p in site.phase_names}
     basis = grid if grid is not None else building
@@ -146,7 +151,8 @@ def compute_headroom(
         p: max(0.0, site.fuse_a - site.margin_a - net_phase[p])
         for p in site.phase_names
     }
-    gtv_room_kw = site.gtv_kw - site.margin_kw - net_w / 1000.0
+    limit = site.gtv_kw if limit_kw is None else min(site.gtv_kw, limit_kw)
+    gtv_room_kw = limit - site.margin_kw - net_w / 1000.0
     fuse_room_kw = sum(fuse_room.values()) * volts / 1000.0
     return Headroom(
         grid_kw=grid_w / 1000.0,
@@ -159,4 +165,5 @@ def compute_headroom(
         utilisation_pct=max(0.0, grid_w) / (site.gtv_kw * 1000.0) * 100.0,
         phase_currents_measured=measured,
         voltage_v=volts,
+        grid_limit_kw=limit,
     )

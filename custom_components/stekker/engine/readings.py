@@ -10,6 +10,10 @@ POWER = "power_w"
 IMPORT_KWH = "import_kwh"
 EXPORT_KWH = "export_kwh"
 FREQUENCY = "frequency_hz"
+# Belgian (DSMR 5B) meters: the running quarter-hour average import (OBIS 1.4.0)
+# and the month's highest quarter-hour average (1.6.0), present only when reported.
+QUARTER_HOUR_AVG = "quarter_hour_avg_w"
+MONTH_PEAK = "month_peak_w"
 
 
 def phase_key(quantity: str, phase: str) -> str:
@@ -73,6 +77,8 @@ def check_reading(
         if not math.isfinite(value):
             raise ReadingError(key, value)
         if key.startswith("power") and abs(value) > limit_w:
+            raise ReadingError(key, value)
+        if key in (QUARTER_HOUR_AVG, MONTH_PEAK) and not 0.0 <= value <= limit_w:
             raise ReadingError(key, value)
         if key.startswith("current") and not lowest_a <= value <= limit_a:
             raise ReadingError(key, value)

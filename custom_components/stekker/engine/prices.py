@@ -1,0 +1,127 @@
+"""Energy prices ahead from a price sensor's attributes, per plan slot.
+
+Price integrations publish the prices ahead as a list attribute of entries
+with a start, maybe an end, and a price. Read are the attributes
+
+- ``raw_today`` and ``raw_tomorrow`` (Nord Pool, the custom integration):
+  ``{"start", "end", "value"}``;
+- ``prices_today``, ``prices_tomorrow`` and ``prices`` (ENTSO-e:
+  ``{"time", "price"}``; Frank Energie: ``{"from", "till", "price"}``);
+- ``forecast`` and ``data`` (EnergyZero- and Tibber-like lists).
+
+In any of them an entry's start is ``start``, ``startsAt``, ``from``,
+``datetime`` or ``time``; its end ``end``, ``till`` or ``to``; its price
+``price``, ``value`` or ``total``.
+
+Starts and ends may be datetimes or ISO 8601 text with a zone. An entry
+without an end lasts until the next one starts (the last one as long as the
+one before it, an hour if it is alone). The unit is the sensor's: the plan
+only compares prices, and weighs them against the capacity price, which must
+be in the same currency per kWh.
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+PRICE_ATTRIBUTES: Final = (
+    "raw_today",
+    "raw_tomorrow",
+    "prices_today",
+    "prices_tomorrow",
+    "prices",
+    "forecast",
+    "data",
+)
+_STARTS: Final = ("start", "startsAt", "from", "datetime", "time")
+_ENDS: Final = ("end", "till", "to")
+_PRICES: Final = ("price", "value", "total")
+
+
+@dataclass(frozen=True, slots=True)
+class PricePoint:
+    start: datetime
+    end: datetime | None
+    price: float
+
+
+def _when(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        when = value
+    elif isinstance(value, str):
+        try:
+            when = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    else:
+        return None
+    return when if when.tzinfo is not None else None
+
+
+def _first(entry: Mapping[str, Any], keys: Sequence[str]) -> Any:
+    return next((entry[key] for key in keys if key in entry), None)
+
+
+def price_points(attributes: Mapping[str, Any]) -> list[PricePoint]:
+    """Every readable entry of the known attributes, by start (one per start)."""
+    found: dict[datetime, PricePoint] = {}
+    for name in PRICE_ATTRIBUTES:
+        entries = attributes.get(name)
+        if not isinstance(entries, list):
+            continue
+        for entry in entries:
+            if not isinstance(entry, Mapping):
+                continue
+            start = _when(_first(entry, _STARTS))
+            price = _first(entry, _PRICES)
+            if start is None or isinstance(price, bool):
+                continue
+            if not isinstance(price, int | float):
+                continue
+            end = _when(_first(entry, _ENDS))
+            found.setdefault(start, PricePoint(start, end, float(price)))
+    return [found[start] for start in sorted(found)]
+
+
+def _spans(points: Sequence[PricePoint]) -> list[tuple[datetime, datetime, float]]:
+    spans: list[tuple[datetime, datetime, float]] = []
+    for index, point in enumerate(points):
+        end = point.end
+        if end is None:
+            if index + 1 < len(points):
+                end = points[index + 1].start
+            elif index > 0:
+                end = point.start + (point.start - points[index - 1].start)
+            else:
+                end = point.start + timedelta(hours=1)
+        if end > point.start:
+            spans.append((point.start, end, point.price))
+    return spans
+
+
+def slot_prices(
+    points: Sequence[PricePoint], bounds: Sequence[tuple[datetime, datetime]]
+) -> tuple[float, ...] | None:
+    """The time-weighted price per slot; a slot beyond the known prices keeps
+    the last known slot's price. None when no slot has a price."""
+    spans = _spans(points)
+    prices: list[float | None] = []
+    for start, end in bounds:
+        weighted, seconds = 0.0, 0.0
+        for lo, hi, price in spans:
+            overlap = (min(hi, end) - max(lo, start)).total_seconds()
+            if overlap > 0.0:
+                weighted += price * overlap
+                seconds += overlap
+        prices.append(weighted / seconds if seconds > 0.0 else None)
+    known = [slot for slot in prices if slot is not None]
+    if not known:
+        return None
+    filled: list[float] = []
+    last = known[0]  # slots before the first known price take that one
+    for slot in prices:
+        if slot is not None:
+            last = slot
+        filled.append(last)
+    return tuple(filled)
