@@ -20,6 +20,8 @@ from custom_components.stekker.charging import ChargingState
 from custom_components.stekker.const import DOMAIN
 from custom_components.stekker.diagnostics import async_get_config_entry_diagnostics
 from custom_components.stekker.engine.modes import ChargeMode
+from custom_components.stekker.engine.plan import CarPlan
+from custom_components.stekker.planner import ChargerPlan, SitePlan
 from simsite.cars import Car
 from simsite.site import SimulatedSite
 
@@ -484,3 +486,64 @@ def test_a_passed_departure_starts_a_new_need_without_a_plug_sensor() -> None:
     assert charging.once_kwh is None
     assert charging.remaining_kwh(due) == 20.0
     assert charging.due == due + timedelta(days=1)
+
+
+async def test_two_planned_cars_and_a_device_that_is_no_charger(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to(START)
+    site = SimulatedSite(flat, {"A": Car("a"), "B": Car("b")}, start_s=10 * 3600.0)
+    chargers = {"A": entity_charger("A"), "B": entity_charger("B")}
+    async with closed_loop(hass, site, chargers, grid="total") as loop:
+        loop.on_cycle.append(follow_clock(freezer, fire=True))
+        for slug in ("a", "b"):
+            await call(
+                hass,
+                "set_charging_need",
+                entity_id=f"select.{slug}_charging_mode",
+                energy_kwh=40.0,
+                departure=(START + timedelta(hours=2)).isoformat(),
+            )
+        response = await call(hass, "get_plan", entity_id="time.b_departure")
+        (car,) = response["sites"][0]["chargers"]
+        assert car["charger"] == "B"
+        # Both short: 2 h at 11.04 kW is 22.1 kWh of the 40 each asks.
+        assert car["shortfall_kwh"] == pytest.approx(40 - 2 * 11.04, abs=0.05)
+        issues = {
+            issue_id
+            for (domain, issue_id) in ir.async_get(hass).issues
+            if domain == DOMAIN and "plan_shortfall" in issue_id
+        }
+        assert len(issues) == 2
+        # The site's own device is no charger.
+        site_device = dr.async_get(hass).async_get_device_by_identifier(
+            (DOMAIN, loop.entry.entry_id), loop.entry.entry_id
+        )
+        assert site_device is not None
+        with pytest.raises(ServiceValidationError) as err:
+            await call(hass, "clear_charging_need", device_id=site_device.id)
+        assert err.value.translation_key == "charger_not_found"
+    # Unloaded: nothing plans the site, so its notices go.
+    assert not any(
+        domain == DOMAIN and "plan_shortfall" in issue_id
+        for (domain, issue_id) in ir.async_get(hass).issues
+    )
+
+
+def test_a_plan_gives_no_slot_outside_its_horizon() -> None:
+    plan = SitePlan(
+        made_at=START,
+        bounds=((START, START + timedelta(minutes=15)),),
+        cars={
+            "a": ChargerPlan(
+                need_kwh=1.0,
+                departure=START + timedelta(minutes=15),
+                plan=CarPlan(
+                    power_kw=(4.0,), energy_kwh=1.0, shortfall_kwh=0.0, done_slot=0
+                ),
+            )
+        },
+    )
+    assert plan.slot("a", START) is not None
+    assert plan.slot("a", START + timedelta(minutes=15)) is None
+    assert plan.slot("b", START) is None
