@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import SOURCE_RECONFIGURE
 from homeassistant.core import HomeAssistant, State
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import device_registry as dr
@@ -547,3 +548,64 @@ def test_a_plan_gives_no_slot_outside_its_horizon() -> None:
     assert plan.slot("a", START) is not None
     assert plan.slot("a", START + timedelta(minutes=15)) is None
     assert plan.slot("b", START) is None
+
+
+@pytest.mark.usefixtures("plugged")
+async def test_the_car_of_a_charger_is_charged_to_its_target_soc(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """Reconfigure gives a charger its usual car's battery and SoC sensor: the
+    plan then fills the battery to its target instead of the usual need; the
+    battery without its sensor is refused and changes nothing."""
+    freezer.move_to(START)
+    hass.states.async_set("sensor.ev_soc", "40", {"unit_of_measurement": "%"})
+    site, chargers = one_car()
+    async with closed_loop(hass, site, chargers, grid="total") as loop:
+        charger = the_charger(loop)
+        subentry_id = charger.spec.id
+        limits = {
+            key: str(value) if key == "phases" else value
+            for key, value in chargers["Car"].items()
+            if key in ("phases", "phase", "min_a", "max_a", "priority", "fail_safe_a")
+        }
+        result = await hass.config_entries.subentries.async_init(
+            (loop.entry.entry_id, "charger"),
+            context={"source": SOURCE_RECONFIGURE, "subentry_id": subentry_id},
+        )
+        result = await hass.config_entries.subentries.async_configure(
+            result["flow_id"], {**limits, "battery_kwh": 60}
+        )
+        assert result["errors"] == {"base": "car_needs_battery_and_soc"}
+        assert "battery_kwh" not in loop.entry.subentries[subentry_id].data
+        result = await hass.config_entries.subentries.async_configure(
+            result["flow_id"],
+            {
+                **limits,
+                "battery_kwh": 60,
+                "soc_entity": "sensor.ev_soc",
+                "target_soc": 90,
+            },
+        )
+        assert result["reason"] == "reconfigure_successful"
+        await hass.async_block_till_done()  # the site reloads with it
+        data = loop.entry.subentries[subentry_id].data
+        assert (data["battery_kwh"], data["target_soc"]) == (60.0, 90.0)
+        loop.entry.runtime_data.balancer.clock = loop.now
+        loop.on_cycle.append(follow_clock(freezer, fire=True))
+        await hass.services.async_call(
+            "select",
+            "select_option",
+            {"entity_id": "select.car_charging_mode", "option": "planned"},
+            blocking=True,
+        )
+        await loop.cycle(2)
+        plan = loop.entry.runtime_data.planner.current
+        assert plan is not None
+        # (90 - 40) % of 60 kWh.
+        assert plan.cars[subentry_id].need_kwh == pytest.approx(30.0)
+        # A SoC the sensor does not have now: the usual need.
+        hass.states.async_set("sensor.ev_soc", "unavailable")
+        await loop.entry.runtime_data.planner.async_refresh()
+        plan = loop.entry.runtime_data.planner.current
+        assert plan is not None
+        assert plan.cars[subentry_id].need_kwh == pytest.approx(20.0, abs=0.05)
