@@ -67,6 +67,11 @@ CONF_MIN_A: Final = "min_a"
 CONF_MAX_A: Final = "max_a"
 CONF_PRIORITY: Final = "priority"
 CONF_FAIL_SAFE_A: Final = "fail_safe_a"
+# The car usually charged here (optional): its need from its state of charge.
+CONF_BATTERY_KWH: Final = "battery_kwh"
+CONF_SOC_ENTITY: Final = "soc_entity"
+CONF_TARGET_SOC: Final = "target_soc"
+CAR_FIELDS: Final = (CONF_BATTERY_KWH, CONF_SOC_ENTITY, CONF_TARGET_SOC)
 
 # Balancing options
 CONF_STALE_CYCLES: Final = "stale_cycles"  # before stale_s; read for old sites
