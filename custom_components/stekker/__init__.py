@@ -14,6 +14,8 @@ from .coordinator import HeadroomCoordinator, MeterCoordinator
 from .entity import register_site_device
 from .meter import meter_source
 from .runtime import StekkerConfigEntry, StekkerRuntimeData
+from .services import async_setup_services
+from .sessions import SessionRecorder, async_remove_session_store
 from .site_config import site_from
 from .solar_forecast import async_remove_solar_store, async_setup_solar_forecast
 
@@ -22,6 +24,7 @@ PLATFORMS = [Platform.BINARY_SENSOR, Platform.NUMBER, Platform.SENSOR, Platform.
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    async_setup_services(hass)
     return True
 
 
@@ -52,16 +55,19 @@ async def async_setup_entry(hass: HomeAssistant, entry: StekkerConfigEntry) -> b
             fail_safe_a=fail_safe_current(subentry.data),
         )
     balancer = BalancerCoordinator(hass, entry, headroom, chargers)
+    sessions = SessionRecorder(hass, entry, balancer)
     entry.runtime_data = StekkerRuntimeData(
         site=site,
         site_device_id=register_site_device(hass, entry),
         meters=meters,
         headroom=headroom,
         balancer=balancer,
+        sessions=sessions,
         solar=await async_setup_solar_forecast(hass, entry),
     )
     headroom.async_recompute()  # the entities start from the first readings
     balancer.async_attach()
+    await sessions.async_start()  # before the entities, which read its book
     entry.async_on_unload(balancer.async_clear_issues)
     entry.async_on_unload(entry.add_update_listener(_async_reload))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
@@ -80,5 +86,6 @@ async def async_unload_entry(hass: HomeAssistant, entry: StekkerConfigEntry) -> 
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: StekkerConfigEntry) -> None:
-    """The site is gone: so are its stored solar forecasts."""
+    """The site is gone: so are its stored solar forecasts and sessions."""
     await async_remove_solar_store(hass, entry.entry_id)
+    await async_remove_session_store(hass, entry.entry_id)

@@ -55,6 +55,7 @@ from .const import (
     SOURCE_MODBUS_SERIAL,
     SOURCE_MODBUS_TCP,
     SOURCE_SENSORS,
+    SUBENTRY_CARD,
     SUBENTRY_CHARGER,
     SUBENTRY_METER,
     SUBENTRY_SOLAR_ARRAY,
@@ -63,6 +64,7 @@ from .coordinator import stale_time
 from .engine.readings import MeterReading
 from .engine.site import PHASES, MeterRole, Site, site_errors
 from .flow_charger import ChargerSubentryFlow
+from .flow_sessions import CardSubentryFlow, SessionOptionsStep
 from .flow_solar import ForecastOptionsStep, SolarArraySubentryFlow
 from .meter import MeterReadError, meter_source, probe
 from .modbus.profiles import METER_PROFILES
@@ -370,6 +372,7 @@ class StekkerConfigFlow(MeterSteps, ConfigFlow, domain=DOMAIN):
             SUBENTRY_METER: MeterSubentryFlow,
             SUBENTRY_CHARGER: ChargerSubentryFlow,
             SUBENTRY_SOLAR_ARRAY: SolarArraySubentryFlow,
+            SUBENTRY_CARD: CardSubentryFlow,
         }
 
     @override
@@ -535,14 +538,14 @@ BALANCING_FLOATS = (
 )
 
 
-class StekkerOptionsFlow(ForecastOptionsStep):
-    """Balancing (control cycle, margin, ramps) or the solar forecast."""
+class StekkerOptionsFlow(ForecastOptionsStep, SessionOptionsStep):
+    """Balancing (control cycle, margin, ramps), the solar forecast or sessions."""
 
     async def async_step_init(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         return self.async_show_menu(
-            step_id="init", menu_options=["balancing", "forecast"]
+            step_id="init", menu_options=["balancing", "forecast", "sessions"]
         )
 
     async def async_step_balancing(

@@ -103,3 +103,13 @@ FORECAST_FORECAST_SOLAR: Final = "forecast_solar"
 FORECAST_OPEN_METEO: Final = "open_meteo"
 FORECAST_BUILTIN: Final = "builtin"
 DEFAULT_LOSSES_PCT: Final = 14.0
+# Chargers: where another integration reports a session's id tag and energy
+CONF_ID_TAG_ENTITY: Final = "id_tag_entity"
+CONF_ENERGY_ENTITY: Final = "energy_entity"
+
+# Sessions and cards
+CONF_PRICE_ENTITY: Final = "price_entity"
+SUBENTRY_CARD: Final = "card"
+CONF_ID_TAG: Final = "id_tag"
+CONF_NEED_KWH: Final = "need_kwh"
+CONF_DEPARTURE: Final = "departure"

@@ -14,7 +14,9 @@ from homeassistant.helpers import selector
 from .charger_driver import ChargerError, charger_driver, spec_from
 from .const import (
     CONF_DRIVER,
+    CONF_ENERGY_ENTITY,
     CONF_FAIL_SAFE_A,
+    CONF_ID_TAG_ENTITY,
     CONF_MAX_A,
     CONF_MIN_A,
     CONF_NUMBER_ENTITY,
@@ -58,6 +60,17 @@ ENTITY_FIELDS: dict[Any, Any] = {
     ),
     probatio.Optional(CONF_STATUS_ENTITY): selector.EntitySelector(
         selector.EntitySelectorConfig(domain="binary_sensor")
+    ),
+    probatio.Optional(CONF_ENERGY_ENTITY): selector.EntitySelector(
+        selector.EntitySelectorConfig(
+            domain="sensor", device_class=SensorDeviceClass.ENERGY
+        )
+    ),
+}
+# Where the charger's integration reports the id tag of a session (OCPP).
+ID_TAG_FIELD: dict[Any, Any] = {
+    probatio.Optional(CONF_ID_TAG_ENTITY): selector.EntitySelector(
+        selector.EntitySelectorConfig(domain="sensor")
     ),
 }
 MODBUS_FIELDS: dict[Any, Any] = {
@@ -139,13 +152,17 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
         self, user_input: dict[str, Any] | None = None
     ) -> SubentryFlowResult:
         """A charger driven through another integration's number entity."""
-        return await self._form(DRIVER_ENTITY, ENTITY_FIELDS, user_input)
+        return await self._form(
+            DRIVER_ENTITY, {**ENTITY_FIELDS, **ID_TAG_FIELD}, user_input
+        )
 
     async def async_step_modbus(
         self, user_input: dict[str, Any] | None = None
     ) -> SubentryFlowResult:
         """A native Modbus TCP charger."""
-        return await self._form(DRIVER_MODBUS, MODBUS_FIELDS, user_input)
+        return await self._form(
+            DRIVER_MODBUS, {**MODBUS_FIELDS, **ID_TAG_FIELD}, user_input
+        )
 
     async def _form(
         self, driver: str, fields: dict[Any, Any], user_input: dict[str, Any] | None
@@ -260,11 +277,14 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> SubentryFlowResult:
-        """Change a charger's phases, limits, priority and fail-safe current."""
+        """Change a charger's phases, limits, priority, fail-safe current and id
+        tag sensor."""
         subentry = self._get_reconfigure_subentry()
         errors: dict[str, str] = {}
         if user_input is not None:
             data = {**subentry.data, **_typed(user_input)}
+            if CONF_ID_TAG_ENTITY not in user_input:  # cleared
+                data.pop(CONF_ID_TAG_ENTITY, None)
             errors = limit_errors(data, int(self._get_entry().data[CONF_PHASES]))
             if not errors:
                 return self.async_update_and_abort(
@@ -274,7 +294,7 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=self.add_suggested_values_to_schema(
-                probatio.Schema(LIMITS), user_input or current
+                probatio.Schema({**LIMITS, **ID_TAG_FIELD}), user_input or current
             ),
             errors=errors,
         )

@@ -14,6 +14,7 @@ from .engine.site import Site
 if TYPE_CHECKING:
     from .balancer import BalancerCoordinator
     from .coordinator import HeadroomCoordinator, MeterCoordinator
+    from .sessions import SessionRecorder
     from .solar_forecast import SolarForecastCoordinator
 
 
@@ -26,6 +27,7 @@ class StekkerRuntimeData:
     meters: dict[str, MeterCoordinator]
     headroom: HeadroomCoordinator
     balancer: BalancerCoordinator
+    sessions: SessionRecorder
     solar: SolarForecastCoordinator | None = None
 
 
