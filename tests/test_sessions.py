@@ -188,6 +188,13 @@ async def test_an_id_tag_brings_the_card_and_a_price_the_cost(
         assert options["type"] is FlowResultType.CREATE_ENTRY
         await hass.async_block_till_done()
         await restarted(hass, loop)  # the reload after the options, with the clock
+        # A price that is no number is no price (no car yet: nothing to price).
+        for price in ("n/a", "nan"):
+            hass.states.async_set(
+                "sensor.price", price, {"unit_of_measurement": "EUR/MWh"}
+            )
+            await loop.cycle(1)
+        hass.states.async_set("sensor.price", "250", {"unit_of_measurement": "EUR/MWh"})
         plug(hass, loop, "Wallbox", True)
         await loop.cycle(2)
         hass.states.async_set("sensor.wallbox_id_tag", "04A2B3C4")
@@ -290,6 +297,8 @@ async def test_an_energy_sensor_counts_for_a_charger_driven_through_an_entity(
         )
 
     chargers = {"Wallbox": wallbox(energy_entity="sensor.wallbox_energy")}
+    # Not a number at first: no counter reading yet.
+    hass.states.async_set("sensor.wallbox_energy", "n/a", {"unit_of_measurement": "Wh"})
     async with closed_loop(hass, site, chargers, site_data=SITE) as loop:
         ticking(loop, freezer)
         publish(loop)
