@@ -201,7 +201,7 @@ async def test_reconfigure_array(hass: HomeAssistant) -> None:
 async def open_forecast_options(hass: HomeAssistant, entry_id: str) -> str:
     result = await hass.config_entries.options.async_init(entry_id)
     assert result["type"] is FlowResultType.MENU
-    assert result["menu_options"] == ["balancing", "forecast"]
+    assert result["menu_options"] == ["balancing", "forecast", "sessions"]
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"next_step_id": "forecast"}
     )
