@@ -6,10 +6,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import ServiceValidationError
+from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
+from pytest_homeassistant_custom_component.common import async_mock_service
 
 from custom_components.stekker.const import DOMAIN, SUBENTRY_CARD
 from custom_components.stekker.engine.sessions import (
@@ -339,3 +343,72 @@ async def test_export_refuses_what_it_cannot_do(
         assert str(err.value)  # translated, placeholders filled
         assert list(elsewhere.iterdir()) == []
         assert list(allowed.iterdir()) == []
+
+
+def readme_automation() -> dict[str, Any]:
+    """The monthly export automation exactly as the README shows it."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = readme.split("alias: Monthly charging export")[0].rsplit("```yaml", 1)[1]
+    block += readme.split("alias: Monthly charging export")[1].split("```")[0]
+    text = block.replace("automation:\n  - ", "", 1)
+    automation: dict[str, Any] = yaml.safe_load(
+        "alias: Monthly charging export" + text.replace("\n    ", "\n")
+    )
+    return automation
+
+
+async def test_the_readme_monthly_export_runs(
+    hass: HomeAssistant, hass_storage: dict[str, Any], tmp_path: Path
+) -> None:
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    hass.config.allowlist_external_dirs = {str(exports)}
+    automation = readme_automation()
+    # Run it now instead of at 07:00 on the first, writing to this test's folder.
+    automation["triggers"] = [{"trigger": "event", "event_type": "export_now"}]
+    automation["conditions"] = []
+    automation["actions"][0]["data"]["folder"] = str(exports)
+    notified = async_mock_service(hass, "notify", "manager")
+    async with closed_loop(hass, site(), CHARGERS, site_data=SITE) as loop:
+        await card_flow(hass, loop, {"id_tag": "04A2B3C4", "name": "Flat 12"})
+        charger_id = next(iter(loop.entry.runtime_data.balancer.chargers))
+        last_month = dt_util.now().replace(day=1) - timedelta(days=1)
+        start = last_month.replace(hour=18, minute=0, second=0, microsecond=0)
+        book = SessionBook(
+            closed=[
+                session(
+                    charger_id,
+                    "Wallbox",
+                    start.isoformat(),
+                    12.5,
+                    card="04A2B3C4",
+                    card_name="Flat 12",
+                    solar_kwh=5.0,
+                    cost=3.1,
+                ),
+                session(charger_id, "Wallbox", start.isoformat(), 2.0),
+            ]
+        )
+        key = f"{DOMAIN}.{loop.entry.entry_id}.sessions"
+        await hass.config_entries.async_unload(loop.entry.entry_id)
+        hass_storage[key] = {
+            "version": 1,
+            "minor_version": 1,
+            "key": key,
+            "data": book.to_json(),
+        }
+        await restart(hass, loop)
+        assert await async_setup_component(
+            hass, "automation", {"automation": automation}
+        )
+        hass.bus.async_fire("export_now")
+        await hass.async_block_till_done()
+        (call,) = notified
+        month = last_month.strftime("%Y-%m")
+        assert call.data["title"] == f"Charging sessions {month}"
+        message = call.data["message"]
+        assert "Flat 12: 1 sessions, 12.5 kWh (5.0 kWh solar), cost 3.1." in message
+        assert "Without a card: 1 sessions, 2.0 kWh (0.0 kWh solar)." in message
+        name = f"stekker_sessions_office_{month}.csv"
+        assert message.endswith(f"File: {exports / name}")
+        assert (exports / name).is_file()
