@@ -340,6 +340,11 @@ def test_the_book_is_bounded() -> None:
     book.prune(T0)
     assert len(book.closed) == MAX_SESSIONS
     assert all(s.start == T0 for s in book.closed)
+    # What is saved follows what is kept (closed sessions are serialized once).
+    book.observe(at(0), {"a": plugged(1.0)}, NAMES, 5.0, None)
+    book.observe(at(60), {"a": UNPLUGGED}, NAMES, 5.0, None)
+    assert len(book.closed) == MAX_SESSIONS
+    assert book.to_json()["closed"] == [s.to_json() for s in book.closed]
 
 
 def test_an_export_row_has_every_column() -> None:

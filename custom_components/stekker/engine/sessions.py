@@ -18,7 +18,7 @@ caller keeps the book across restarts through ``to_json``/``from_json``.
 """
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, time, timedelta
 from typing import Any, Final
 
@@ -154,8 +154,8 @@ class Session:
         }
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        for key in ("start", "end", "departure", "seen", "drew"):
+        data = {name: getattr(self, name) for name in _SESSION_FIELDS}
+        for key in _TIMES:
             if data[key] is not None:
                 data[key] = data[key].isoformat()
         return data
@@ -163,10 +163,14 @@ class Session:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Session:
         values = dict(data)
-        for key in ("start", "end", "departure", "seen", "drew"):
+        for key in _TIMES:
             if values.get(key) is not None:
                 values[key] = datetime.fromisoformat(values[key])
         return cls(**values)
+
+
+_SESSION_FIELDS: Final = tuple(f.name for f in fields(Session))
+_TIMES: Final = ("start", "end", "departure", "seen", "drew")
 
 
 @dataclass(slots=True)
@@ -197,6 +201,9 @@ class SessionBook:
     cards: Mapping[str, Card] = field(default_factory=dict)  # by normalized tag
     open: dict[str, Session] = field(default_factory=dict)  # by charger id
     closed: list[Session] = field(default_factory=list)  # oldest first
+    # ``closed`` as stored: a closed session does not change, so a save
+    # serializes only the open ones again.
+    _stored: list[dict[str, Any]] = field(default_factory=list, repr=False)
     totals: dict[str, float] = field(default_factory=dict)  # lifetime kWh
     months: dict[str, MonthTotal] = field(default_factory=dict)
 
@@ -253,7 +260,7 @@ class SessionBook:
             if end is not None:
                 session.end = end
                 del self.open[charger_id]
-                self.closed.append(session)
+                self._close(session)
                 done.append(session)
         if done:
             self.prune(at)
@@ -336,17 +343,32 @@ class SessionBook:
         for charger_id in [c for c in self.open if c not in kept]:
             session = self.open.pop(charger_id)
             session.end = session.seen or session.start
-            self.closed.append(session)
+            self._close(session)
             done.append(session)
         if done:
             self.prune(at)
         return done
 
+    def _close(self, session: Session) -> None:
+        stored = self._closed_json()
+        self.closed.append(session)
+        stored.append(session.to_json())
+
+    def _closed_json(self) -> list[dict[str, Any]]:
+        if len(self._stored) != len(self.closed):  # ``closed`` was set anew
+            self._stored = [s.to_json() for s in self.closed]
+        return self._stored
+
     def prune(self, at: datetime) -> None:
         """Keep the last ``MAX_SESSIONS``, none that ended over ``KEEP_DAYS`` ago."""
         oldest = at - timedelta(days=KEEP_DAYS)
-        kept = [s for s in self.closed if s.end is None or s.end >= oldest]
-        self.closed = kept[-MAX_SESSIONS:]
+        kept = [
+            (s, j)
+            for s, j in zip(self.closed, self._closed_json(), strict=True)
+            if s.end is None or s.end >= oldest
+        ][-MAX_SESSIONS:]
+        self.closed = [s for s, _ in kept]
+        self._stored = [j for _, j in kept]
 
     def last(self, charger_id: str) -> Session | None:
         """The charger's last closed session."""
@@ -371,7 +393,7 @@ class SessionBook:
         return {
             "format": FORMAT,
             "open": [s.to_json() for s in self.open.values()],
-            "closed": [s.to_json() for s in self.closed],
+            "closed": list(self._closed_json()),
             "totals": dict(self.totals),
             "months": {k: asdict(v) for k, v in self.months.items()},
         }
