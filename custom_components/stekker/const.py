@@ -121,3 +121,13 @@ CONF_LIMIT_ENTITY: Final = "limit_entity"
 CONF_QUARTER_BUDGET_KW: Final = "quarter_budget_kw"
 CONF_CAPACITY_PRICE: Final = "capacity_price_per_kw"
 CONF_PRICE_ENTITY: Final = "price_entity"
+
+# Chargers: where another integration reports a session's id tag and energy
+CONF_ID_TAG_ENTITY: Final = "id_tag_entity"
+CONF_ENERGY_ENTITY: Final = "energy_entity"
+
+# Sessions and cards (their cost uses the price entity above)
+SUBENTRY_CARD: Final = "card"
+CONF_ID_TAG: Final = "id_tag"
+CONF_NEED_KWH: Final = "need_kwh"
+CONF_DEPARTURE: Final = "departure"

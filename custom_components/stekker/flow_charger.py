@@ -16,7 +16,9 @@ from .const import (
     CAR_FIELDS,
     CONF_BATTERY_KWH,
     CONF_DRIVER,
+    CONF_ENERGY_ENTITY,
     CONF_FAIL_SAFE_A,
+    CONF_ID_TAG_ENTITY,
     CONF_MAX_A,
     CONF_MIN_A,
     CONF_NUMBER_ENTITY,
@@ -71,6 +73,17 @@ ENTITY_FIELDS: dict[Any, Any] = {
     ),
     probatio.Optional(CONF_STATUS_ENTITY): selector.EntitySelector(
         selector.EntitySelectorConfig(domain="binary_sensor")
+    ),
+    probatio.Optional(CONF_ENERGY_ENTITY): selector.EntitySelector(
+        selector.EntitySelectorConfig(
+            domain="sensor", device_class=SensorDeviceClass.ENERGY
+        )
+    ),
+}
+# Where the charger's integration reports the id tag of a session (OCPP).
+ID_TAG_FIELD: dict[Any, Any] = {
+    probatio.Optional(CONF_ID_TAG_ENTITY): selector.EntitySelector(
+        selector.EntitySelectorConfig(domain="sensor")
     ),
 }
 MODBUS_FIELDS: dict[Any, Any] = {
@@ -155,13 +168,17 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
         self, user_input: dict[str, Any] | None = None
     ) -> SubentryFlowResult:
         """A charger driven through another integration's number entity."""
-        return await self._form(DRIVER_ENTITY, ENTITY_FIELDS, user_input)
+        return await self._form(
+            DRIVER_ENTITY, {**ENTITY_FIELDS, **ID_TAG_FIELD}, user_input
+        )
 
     async def async_step_modbus(
         self, user_input: dict[str, Any] | None = None
     ) -> SubentryFlowResult:
         """A native Modbus TCP charger."""
-        return await self._form(DRIVER_MODBUS, MODBUS_FIELDS, user_input)
+        return await self._form(
+            DRIVER_MODBUS, {**MODBUS_FIELDS, **ID_TAG_FIELD}, user_input
+        )
 
     async def _form(
         self, driver: str, fields: dict[Any, Any], user_input: dict[str, Any] | None
@@ -276,12 +293,18 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> SubentryFlowResult:
-        """Change a charger's phases, limits, priority and fail-safe current, and
-        the car usually charged there (its battery and state-of-charge sensor)."""
+        """Change a charger's phases, limits, priority, fail-safe current, id tag
+        sensor, and the car usually charged there (its battery and state-of-charge
+        sensor)."""
         subentry = self._get_reconfigure_subentry()
         errors: dict[str, str] = {}
         if user_input is not None:
-            kept = {k: v for k, v in subentry.data.items() if k not in CAR_FIELDS}
+            # Optional fields left empty are cleared, not kept.
+            kept = {
+                k: v
+                for k, v in subentry.data.items()
+                if k not in CAR_FIELDS and k != CONF_ID_TAG_ENTITY
+            }
             data = {**kept, **_typed(user_input)}
             errors = limit_errors(data, int(self._get_entry().data[CONF_PHASES]))
             if (CONF_BATTERY_KWH in data) != (CONF_SOC_ENTITY in data):
@@ -294,7 +317,8 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=self.add_suggested_values_to_schema(
-                probatio.Schema({**LIMITS, **CAR}), user_input or current
+                probatio.Schema({**LIMITS, **ID_TAG_FIELD, **CAR}),
+                user_input or current,
             ),
             errors=errors,
         )
