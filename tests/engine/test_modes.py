@@ -212,9 +212,13 @@ def test_planned_with_its_slot_done_starts_and_stops_on_surplus_with_hysteresis(
     assert ceilings["a"].amps == 6.0
     ceilings, memory = run([drawing], 1.0, memory, NOW + 181)
     assert ceilings["a"].amps == 0.0
-    # Unknown surplus: nothing starts on a guess.
+    # Unknown surplus: nothing starts on a guess, a running car stays at its
+    # minimum.
     ceilings, _ = run([car], None, {"a": ModeMemory(solar_since=NOW - 500)})
     assert ceilings["a"].amps == 0.0
+    ceilings, _ = run([car], None, {"a": ModeMemory(solar_on=True)})
+    assert ceilings["a"].amps == 6.0
+    assert ceilings["a"].why.startswith("solar surplus unknown over the plan")
 
 
 def test_planned_cars_take_only_what_the_solar_cars_leave_shared_over_plans() -> None:
@@ -250,6 +254,23 @@ def test_planned_cars_take_only_what_the_solar_cars_leave_shared_over_plans() ->
     assert ceilings["a"].limit is ModeLimit.PLAN
     assert ceilings["c"].amps == 6.0  # counting down to its stop
     assert memory["c"].solar_since == NOW
+
+
+def test_held_planned_cars_are_admitted_at_their_minimum_one_by_one() -> None:
+    # Three 3-phase cars the plan holds off, 9 kW exported: z waited long
+    # enough and takes it all; then two minimums (8.28 kW) fit, the third does
+    # not, and the 0.72 kW left goes to the two.
+    idle = SlotPlan(start=NOW, hours=0.25, power_kw=0.0)
+    specs = [ChargerSpec(i, 3, max_a=16.0) for i in "xyz"]
+    cars = [ModeCharger(spec, ChargeMode.PLANNED, plan=idle) for spec in specs]
+    waiting = {"z": ModeMemory(solar_since=NOW - 100)}  # the longest waiting first
+    ceilings, memory = run(cars, -9.0, waiting, NOW)
+    assert [ceilings[i].amps for i in "zxy"] == [pytest.approx(9000 / 690), 0.0, 0.0]
+    assert memory["z"].solar_on and memory["x"].solar_since == NOW
+    ceilings, memory = run(cars, -9.0, memory, NOW + 60)
+    assert ceilings["x"].amps == pytest.approx(4500 / 690)
+    assert ceilings["z"].amps == pytest.approx(4500 / 690)
+    assert ceilings["y"] == Ceiling(0.0, ModeLimit.PLAN, ceilings["y"].why)
 
 
 # --- the decision under ceilings ------------------------------------------------------

@@ -196,37 +196,64 @@ def _planned_cars(
     config: SolarConfig,
     ceilings: dict[str, Ceiling],
 ) -> dict[str, ModeMemory]:
-    """Each planned car's ceiling: the plan's, or its share of ``surplus`` (what
-    the solar modes leave, None: unknown) when that is more; returns their
-    memory, ``ceilings`` is filled in place."""
+    """Each planned car's ceiling: the plan's, or more from ``surplus`` (what
+    the solar modes leave, None: unknown). As in the solar modes, the cars the
+    plan holds off are admitted at their minimum one by one while the surplus
+    covers it (running ones first), then what is left is shared equally over
+    the plans and minimums; returns their memory, ``ceilings`` is filled in
+    place."""
     plans = {
         c.spec.id: _planned(c, plan, memory.get(c.spec.id, _FRESH), voltage_v, now)
         for c, plan in planned
     }
-    floors = [
-        (c.spec, _kw(c.spec, plans[c.spec.id][0].amps, voltage_v)) for c, _ in planned
-    ]
-    shares = _fill_over(floors, max(0.0, surplus or 0.0), voltage_v)
-    remembered: dict[str, ModeMemory] = {}
+    floors: list[tuple[ChargerSpec, float]] = []
+    held: list[ModeCharger] = []
     for charger, _ in planned:
+        amps = plans[charger.spec.id][0].amps
+        if amps > 0.0:
+            floors.append((charger.spec, _kw(charger.spec, amps, voltage_v)))
+        else:
+            held.append(charger)
+    left = None if surplus is None else surplus - sum(kw for _, kw in floors)
+    remembered: dict[str, ModeMemory] = {}
+    for charger in sorted(held, key=lambda c: _order(c, plans[c.spec.id][1], now)):
         spec = charger.spec
-        plan_ceiling, mem = plans[spec.id]
-        share_a = power_a(spec, shares[spec.id], voltage_v)
-        enough = share_a >= spec.min_a - _EPS
+        mem = plans[spec.id][1]
+        min_kw = _kw(spec, spec.min_a, voltage_v)
         on, since = mem.solar_on, mem.solar_since
-        if surplus is not None and plan_ceiling.amps > 0.0:
-            on, since = enough, None  # it runs anyway: no start or stop to hold
-        elif surplus is not None:
-            on, since = _switch(mem, enough, now, config)
+        if left is not None:
+            on, since = _switch(mem, left >= min_kw - _EPS, now, config)
         remembered[spec.id] = replace(mem, solar_on=on, solar_since=since)
-        amps = max(spec.min_a, min(spec.max_a, share_a)) if on else 0.0
+        if on:
+            floors.append((spec, min_kw))
+            if left is not None:
+                left -= min_kw
+    total = sum(kw for _, kw in floors) + max(0.0, left or 0.0)
+    shares = _fill_over(floors, total, voltage_v)
+    for charger, _ in planned:
+        spec, mem = charger.spec, plans[charger.spec.id][1]
+        if charger not in held:
+            # Running on the plan: it stays on the surplus, should the plan
+            # pause it, while its share would cover its minimum.
+            on = shares[spec.id] >= _kw(spec, spec.min_a, voltage_v) - _EPS
+            remembered[spec.id] = replace(mem, solar_on=on, solar_since=None)
+    for spec, floor_kw in floors:
+        plan_ceiling = plans[spec.id][0]
+        amps = power_a(spec, max(floor_kw, shares[spec.id]), voltage_v)
         if amps > plan_ceiling.amps + _EPS:
             shown = "unknown" if surplus is None else f"{surplus:.2f} kW"
             why = f"solar surplus {shown} over the plan: {plan_ceiling.why}"
             ceilings[spec.id] = Ceiling(amps, ModeLimit.SOLAR, why)
-        else:
-            ceilings[spec.id] = plan_ceiling
+    for charger, _ in planned:
+        ceilings.setdefault(charger.spec.id, plans[charger.spec.id][0])
     return remembered
+
+
+def _order(charger: ModeCharger, mem: ModeMemory, now: float) -> tuple[int, float, str]:
+    """Admission order on the surplus: running cars first, then the longest
+    waiting."""
+    since = mem.solar_since if mem.solar_since is not None else now
+    return (0 if mem.solar_on else 1, since, charger.spec.id)
 
 
 def _planned(
