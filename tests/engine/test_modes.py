@@ -388,16 +388,59 @@ def test_ceilings_only_lower(
     """Every target is at most its ceiling and at most what decide() gives that
     charger without modes when the others are as they were; a car whose ceiling
     is below 6 A is paused; never 0 < target < 6 A; totals fit the room."""
-    inputs = [
-        charger(spec, setpoint=setpoint, measured=setpoint, connected=plugged)
-        for spec, setpoint, plugged in fleet
-    ]
-    room_now = headroom(*room) if fresh else None
     ceilings = {
         spec.id: Ceiling(amps, ModeLimit.MODE, "")
         for (spec, _, _), amps in zip(fleet, cap, strict=False)
         if amps is not None
     }
+    _assert_only_lower(fleet, room, fresh, ceilings)
+
+
+@PROPERTY
+@given(
+    fleet=fleets(),
+    room=st.tuples(*(st.floats(0.0, 80.0) for _ in range(4))),
+    grid_kw=st.one_of(st.none(), st.floats(-60.0, 60.0)),
+    plan_kw=st.lists(st.floats(0.0, 25.0), min_size=5, max_size=5),
+    on=st.lists(st.booleans(), min_size=5, max_size=5),
+    fresh=st.booleans(),
+)
+def test_planned_surplus_ceilings_only_lower(
+    fleet: list[tuple[ChargerSpec, float | None, bool]],
+    room: tuple[float, float, float, float],
+    grid_kw: float | None,
+    plan_kw: list[float],
+    on: list[bool],
+    fresh: bool,
+) -> None:
+    """The planned cars' ceilings with the live surplus: the same guarantees."""
+    chargers = [
+        ModeCharger(
+            spec,
+            ChargeMode.PLANNED,
+            draw_kw=(setpoint or 0.0) * spec.phases * V / 1000.0,
+            plan=SlotPlan(NOW, 0.25, kw),
+        )
+        for (spec, setpoint, _), kw in zip(fleet, plan_kw, strict=False)
+    ]
+    memory = {
+        c.spec.id: ModeMemory(solar_on=o) for c, o in zip(chargers, on, strict=False)
+    }
+    out = mode_ceilings(chargers, grid_kw, V, memory, NOW)
+    _assert_only_lower(fleet, room, fresh, out.ceilings)
+
+
+def _assert_only_lower(
+    fleet: list[tuple[ChargerSpec, float | None, bool]],
+    room: tuple[float, float, float, float],
+    fresh: bool,
+    ceilings: dict[str, Ceiling],
+) -> None:
+    inputs = [
+        charger(spec, setpoint=setpoint, measured=setpoint, connected=plugged)
+        for spec, setpoint, plugged in fleet
+    ]
+    room_now = headroom(*room) if fresh else None
     free = decide(inputs, room_now, False, AllocatorMemory(), NOW, DIRECT)
     capped = decide(inputs, room_now, False, AllocatorMemory(), NOW, DIRECT, ceilings)
     used = dict.fromkeys((*PHASES, "kW"), 0.0)
@@ -497,7 +540,6 @@ def test_mode_ceilings_stay_within_what_each_mode_allows(
                 assert ceiling.amps in (0.0, pytest.approx(top))
             else:
                 assert ceiling.limit is ModeLimit.SOLAR
-                assert ceiling.amps > top or (plan_kw <= 1e-9 or top < spec.min_a)
                 if ceiling.amps > spec.min_a + 1e-9:
                     over_plan_kw += ceiling.amps * spec.phases * V / 1000
         elif ceiling.amps > 0.0:
