@@ -200,3 +200,42 @@ async def test_a_solar_car_follows_the_surplus_and_an_off_car_stays_paused(
             "Sun": "solar",
             "Off": "mode",
         }
+
+
+async def test_a_planned_car_takes_the_surplus_over_its_plan(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """Solar first: 1 kWh planned in the first quarter is 6 A, but 9 kW are
+    exported: the car takes the surplus, not only its plan."""
+    freezer.move_to(START)
+    site = SimulatedSite(FlatLoad(-3000.0), {"Car": Car("car")}, start_s=10 * 3600.0)
+    site_data = {"gtv_kw": 50.0, "phases": 3, "fuse_a": FUSE_A, "voltage_v": V}
+    async with closed_loop(
+        hass,
+        site,
+        {"Car": entity_charger("Car")},
+        site_data=site_data,
+        options=FAST,
+        grid="total",
+    ) as loop:
+        loop.on_cycle.append(follow_clock(freezer))
+        await hass.services.async_call(
+            "number",
+            "set_value",
+            {"entity_id": "number.car_energy_need", "value": 1.0},
+            blocking=True,
+        )
+        await set_mode(hass, "car", "planned")
+        await settle(hass, freezer)
+        plan = loop.entry.runtime_data.planner.current
+        assert plan is not None
+        (car,) = plan.cars.values()
+        assert car.plan.power_kw[0] * 1000 / (3 * V) < 6.0 + 1e-6
+        await loop.cycle(30)
+        # 9 kW surplus (its own draw counted back in): 9000 / 690 = 13.0 A.
+        assert site.history[-1].setpoints_a["Car"] == pytest.approx(
+            9000 / (3 * V), abs=1.0
+        )
+        assert abs(site.grid_power_w()) < 1000.0
+        (state,) = loop.entry.runtime_data.balancer.chargers.values()
+        assert state.limited_by == "solar"
