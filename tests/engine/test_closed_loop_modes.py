@@ -20,7 +20,7 @@ from custom_components.stekker.engine.accounting import (
     account,
     total_credit,
 )
-from custom_components.stekker.engine.control import ChargerInput, decide
+from custom_components.stekker.engine.control import ChargerInput, Mode, decide
 from custom_components.stekker.engine.headroom import compute_headroom
 from custom_components.stekker.engine.modes import (
     ChargeMode,
@@ -56,6 +56,7 @@ LOOP = settings(
 )
 CYCLES = 150
 SLOT_H = 0.25
+STALE = 3  # cycles of a meter gap before the fail-safe
 
 
 @dataclass
@@ -67,6 +68,9 @@ class Timeline:
     limits: dict[int, float]  # cycle -> the limit now (kW)
     budget_kw: float | None
     start_s: float  # wall seconds into a quarter at cycle 0
+    fail_safe: dict[str, float] = field(default_factory=dict)
+    # A meter gap (first cycle, length): held, then fail-safe after STALE cycles.
+    gap: tuple[int, int] | None = None
     mode_now: dict[str, tuple[ChargeMode, float]] = field(default_factory=dict)
 
 
@@ -80,6 +84,8 @@ class ModeCycle:
     targets: dict[str, float | None]
     ceilings: dict[str, float]
     plain: dict[str, float | None]  # decide() of the same cycle without modes
+    mode: Mode = Mode.ALLOCATE
+    before: dict[str, float | None] = field(default_factory=dict)  # setpoints
 
 
 def run_modes(world: World, line: Timeline, cycles: int) -> list[ModeCycle]:
@@ -88,7 +94,9 @@ def run_modes(world: World, line: Timeline, cycles: int) -> list[ModeCycle]:
     mode_memory: dict[str, ModeMemory] = {}
     quarter: QuarterImport | None = None
     limit_now = world.site.gtv_kw
+    live = limit_now
     for index in range(cycles):
+        blind = line.gap is not None and 0 <= index - line.gap[0] < line.gap[1]
         now = index * DT
         if index in world.steps:
             world.building = dict(world.steps[index])
@@ -127,7 +135,7 @@ def run_modes(world: World, line: Timeline, cycles: int) -> list[ModeCycle]:
                     setpoint_a=point.log.amps,
                     device_setpoint_a=point.log.amps,
                     wanted_a=point.wanted,
-                    fail_safe_a=point.spec.min_a,
+                    fail_safe_a=line.fail_safe.get(point.spec.id, point.spec.min_a),
                 )
             )
         credit = total_credit({i.spec.id: i.account for i in inputs})
@@ -136,16 +144,19 @@ def run_modes(world: World, line: Timeline, cycles: int) -> list[ModeCycle]:
         q = int(wall // QUARTER_S)
         into = wall - q * QUARTER_S
         metered_kw = (reading.power_w or import_w) / 1000.0
-        quarter, _ = track_import(quarter, q, into, now, metered_kw)
-        allowance = (
-            None
-            if line.budget_kw is None
-            else allowance_kw(line.budget_kw, quarter.imported_kwh, into)
-        )
-        live = live_limit_kw(world.site.gtv_kw, limit_now, allowance)
-        headroom = compute_headroom(
-            world.site, grid=reading, charger_a=credit, limit_kw=live
-        )
+        headroom = None
+        if not blind:
+            quarter, _ = track_import(quarter, q, into, now, metered_kw)
+            allowance = (
+                None
+                if line.budget_kw is None
+                else allowance_kw(line.budget_kw, quarter.imported_kwh, into)
+            )
+            live = live_limit_kw(world.site.gtv_kw, limit_now, allowance)
+            headroom = compute_headroom(
+                world.site, grid=reading, charger_a=credit, limit_kw=live
+            )
+        stale = blind and line.gap is not None and index - line.gap[0] >= STALE
         volts = world.site.voltage_v
         modes = mode_ceilings(
             [
@@ -163,15 +174,15 @@ def run_modes(world: World, line: Timeline, cycles: int) -> list[ModeCycle]:
                 )
                 for i in inputs
             ],
-            headroom.grid_kw,
+            None if headroom is None else headroom.grid_kw,
             volts,
             mode_memory,
             now,
         )
         mode_memory = modes.memory
-        plain = decide(inputs, headroom, False, world.memory, now, world.config)
+        plain = decide(inputs, headroom, stale, world.memory, now, world.config)
         decision = decide(
-            inputs, headroom, False, world.memory, now, world.config, modes.ceilings
+            inputs, headroom, stale, world.memory, now, world.config, modes.ceilings
         )
         world.memory = decision.memory
         out.append(
@@ -184,6 +195,8 @@ def run_modes(world: World, line: Timeline, cycles: int) -> list[ModeCycle]:
                 decision.targets,
                 {k: c.amps for k, c in modes.ceilings.items()},
                 plain.targets,
+                decision.mode,
+                {p.spec.id: p.log.amps for p in world.points},
             )
         )
         for point in world.points:
@@ -237,7 +250,13 @@ def timelines(draw: st.DrawFn, world: World, cycles: int = CYCLES) -> Timeline:
             ),
         )
     )
+    gap = None
+    if draw(st.booleans()):
+        gap = (draw(st.integers(1, cycles - 20)), draw(st.integers(1, 12)))
+    fail_safe = {cid: draw(st.sampled_from([0.0, 6.0, 10.0])) for cid in ids}
     return Timeline(
+        fail_safe=fail_safe,
+        gap=gap,
         modes=modes,
         limits=limits,
         budget_kw=budget,
@@ -274,6 +293,18 @@ def check(world: World, line: Timeline, cycles: int = CYCLES) -> list[ModeCycle]
                 )
                 if ceiling < specs[cid].min_a:
                     assert target == 0.0, (cycle.index, cid, target, ceiling)
+            # (f) without fresh data: held never raised, then the fail-safe
+            before = cycle.before.get(cid)
+            if cycle.mode is Mode.HOLD and target is not None:
+                assert before is not None and target <= before + 1e-6, (
+                    cycle.index,
+                    cid,
+                    target,
+                    before,
+                )
+            if cycle.mode is Mode.FAIL_SAFE and target is not None:
+                fail_safe = line.fail_safe.get(cid, specs[cid].min_a)
+                assert target <= max(fail_safe, 0.0) + 1e-6, (cycle.index, cid)
         over = {
             "fuse": any(cycle.grid_a[p] > fuse + OVER_A for p in PHASES),
             "gtv": cycle.import_w > world.site.gtv_kw * 1000.0 + OVER_W,
@@ -284,6 +315,10 @@ def check(world: World, line: Timeline, cycles: int = CYCLES) -> list[ModeCycle]
         previous = history[cycle.index - 1] if cycle.index else None
         if previous is not None and cycle.limit_kw < previous.limit_kw - 1e-9:
             step_down = cycle.index
+        if cycle.mode is not Mode.ALLOCATE:
+            # Blind: the fail-safe is the installer's; the bound holds again
+            # from the first fresh reading on.
+            over = dict.fromkeys(over, False)
         for name, is_over in over.items():
             runs[name] = runs[name] + 1 if is_over else 0
             # (b) over a limit no longer than the slowest car's lag + one cycle
