@@ -239,3 +239,30 @@ async def test_a_planned_car_takes_the_surplus_over_its_plan(
         assert abs(site.grid_power_w()) < 1000.0
         (state,) = loop.entry.runtime_data.balancer.chargers.values()
         assert state.limited_by == "solar"
+
+
+async def test_a_stale_meter_does_not_start_a_car_its_mode_pauses(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """Review: the grid sensor stops; the fail-safe (6 A) brings the fast car
+    to 6 A but leaves the off car paused (it used to start it at 6 A)."""
+    freezer.move_to(START)
+    site = SimulatedSite(
+        FlatLoad(2000.0), {"Fast": Car("fast"), "Off": Car("off")}, start_s=36000.0
+    )
+    chargers = {"Fast": entity_charger("Fast"), "Off": entity_charger("Off")}
+    async with closed_loop(hass, site, chargers, options=FAST, grid="total") as loop:
+        loop.on_cycle.append(follow_clock(freezer))
+        await set_mode(hass, "off", "off")
+        await settle(hass, freezer)
+        await loop.cycle(20)
+        assert site.history[-1].setpoints_a["Fast"] > 6.0
+        loop.grid = "silent"  # the grid power sensor stops reporting
+        for _ in range(40):
+            await loop.cycle()
+            if hass.states.get("sensor.fast_balancing_state").state == "fail_safe":
+                break
+        assert hass.states.get("sensor.fast_balancing_state").state == "fail_safe"
+        await loop.cycle()
+        assert loop.setpoints() == {"Fast": 6.0, "Off": 0.0}
+        assert all(s.setpoints_a["Off"] == 0.0 for s in site.history)

@@ -335,7 +335,7 @@ def test_a_cannot_pause_charger_keeps_its_minimum() -> None:
     assert held.targets["a"] == 8.0
 
 
-def test_holding_without_meter_data_obeys_ceilings_and_fail_safe_ignores_them() -> None:
+def test_holding_without_meter_data_and_the_fail_safe_obey_ceilings() -> None:
     inputs = [
         charger(A3, setpoint=16.0, measured=16.0),
         charger(B1, setpoint=16.0, measured=16.0),
@@ -350,7 +350,28 @@ def test_holding_without_meter_data_obeys_ceilings_and_fail_safe_ignores_them() 
     assert held.mode is Mode.HOLD
     assert held.targets == {"a": 0.0, "b": 7.0, "c": 10.0}  # never raised
     stale = decide(inputs, None, True, AllocatorMemory(), NOW, DIRECT, ceilings)
-    assert stale.targets == {"a": 6.0, "b": 6.0, "c": 6.0}
+    assert stale.targets == {"a": 0.0, "b": 6.0, "c": 6.0}
+
+
+def test_the_fail_safe_never_starts_a_car_its_mode_pauses() -> None:
+    """Review: the meter went stale with a car in mode off (or a planned car
+    whose slot is in, or a solar car without surplus): the fail-safe set them to
+    6 A, starting cars at the one moment nothing is measured. A mode only
+    lowers: the fail-safe stays under the ceiling, paused below the minimum."""
+    inputs = [
+        charger(A3, setpoint=0.0, fail_safe=6.0),
+        charger(B1, setpoint=0.0, fail_safe=10.0),
+        charger(ChargerSpec("c", 1, "l3"), setpoint=0.0, fail_safe=10.0),
+    ]
+    ceilings = {
+        "a": Ceiling(0.0, ModeLimit.MODE, "mode off"),
+        "b": Ceiling(0.0, ModeLimit.PLAN, "plan: slot delivered"),
+        "c": Ceiling(8.0, ModeLimit.PLAN, "plan"),
+    }
+    stale = decide(inputs, None, True, AllocatorMemory(), NOW, DIRECT, ceilings)
+    assert stale.mode is Mode.FAIL_SAFE
+    assert stale.targets == {"a": 0.0, "b": 0.0, "c": 8.0}
+    assert stale.states == dict.fromkeys("abc", "fail_safe")
 
 
 # --- property: a ceiling never gives more --------------------------------------------
