@@ -6,6 +6,7 @@ survives a restart and a peak of another month does not."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant, State
 from pytest_homeassistant_custom_component.common import (
     mock_restore_cache_with_extra_data,
@@ -17,7 +18,7 @@ from custom_components.stekker.site_limits import QuarterHourMeter, SiteLimits
 from simsite.cars import Car
 from simsite.site import SimulatedSite
 
-from .closed_loop import Loop, closed_loop, entity_charger
+from .closed_loop import Loop, closed_loop, entity_charger, follow_clock
 from .conftest import SITE_OPTIONS, site_entry
 
 BUDGET_KW = 20.0
@@ -182,30 +183,28 @@ def early_peak(seconds: float) -> tuple[float, float, float]:
     ],
 )
 async def test_a_restart_mid_quarter_keeps_what_the_quarter_imported(
-    hass: HomeAssistant, restart: bool
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, restart: bool
 ) -> None:
     """Budget 15 kW: a 25 kW building peak for 5 minutes uses 2.08 of the
     quarter's 3.75 kWh; HA restarts at 5:20 and the car may not take more than
     what is left (10 kW on average with the building's 5 kW). Measured with
     the restart: 18.1 kW."""
+    freezer.move_to(EPOCH + timedelta(seconds=START_S))
     car = Car("a", max_a=16.0)
     site = SimulatedSite(early_peak, {"A": car}, start_s=START_S)
     async with closed_loop(
-        hass, site, {"A": entity_charger("A")}, options={"quarter_budget_kw": 15.0}
+        hass,
+        site,
+        {"A": entity_charger("A")},
+        options={"quarter_budget_kw": 15.0},
+        grid="total",
     ) as loop:
-
-        def quarters_on_the_loop_clock() -> None:
-            headroom = loop.entry.runtime_data.headroom
-            headroom.wall_clock = lambda: EPOCH + timedelta(seconds=loop.time_s)
-            headroom.quarter = QuarterHourMeter(headroom.limits)
-
-        quarters_on_the_loop_clock()
+        loop.on_cycle.append(follow_clock(freezer))
         await loop.cycle(320)
         if restart:
             assert await hass.config_entries.async_reload(loop.entry.entry_id)
             await hass.async_block_till_done()
             loop.entry.runtime_data.balancer.clock = loop.now
-            quarters_on_the_loop_clock()  # what a restart starts from
         await loop.cycle(580)
         after = [s.draws_a["A"] for s in site.history if s.time_s > START_S + 320]
         assert max(after) >= 6.0  # the car used what was left
