@@ -6,18 +6,20 @@ survives a restart and a peak of another month does not."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant, State
 from pytest_homeassistant_custom_component.common import (
     mock_restore_cache_with_extra_data,
 )
 
 from custom_components.stekker.diagnostics import async_get_config_entry_diagnostics
+from custom_components.stekker.engine.readings import MeterReading
 from custom_components.stekker.plan_inputs import async_site_series
 from custom_components.stekker.site_limits import QuarterHourMeter, SiteLimits
 from simsite.cars import Car
 from simsite.site import SimulatedSite
 
-from .closed_loop import Loop, closed_loop, entity_charger
+from .closed_loop import Loop, closed_loop, entity_charger, follow_clock
 from .conftest import SITE_OPTIONS, site_entry
 
 BUDGET_KW = 20.0
@@ -165,48 +167,55 @@ def early_peak(seconds: float) -> tuple[float, float, float]:
     return (watts / 3, watts / 3, watts / 3)
 
 
-@pytest.mark.parametrize(
-    "restart",
-    [
-        False,
-        pytest.param(
-            True,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="review: the quarter's import so far is not kept over a "
-                "restart; the new tracker counts the quarter's first minutes at "
-                "the import after the restart, so an earlier peak is forgotten "
-                "and the allowance is too large",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("restart", [False, True])
 async def test_a_restart_mid_quarter_keeps_what_the_quarter_imported(
-    hass: HomeAssistant, restart: bool
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, restart: bool
 ) -> None:
     """Budget 15 kW: a 25 kW building peak for 5 minutes uses 2.08 of the
     quarter's 3.75 kWh; HA restarts at 5:20 and the car may not take more than
-    what is left (10 kW on average with the building's 5 kW). Measured with
-    the restart: 18.1 kW."""
+    what is left (10 kW on average with the building's 5 kW). Review: with the
+    restart it averaged 18.1 kW, the quarter's first minutes counted at the
+    import after the restart; the average sensor now restores the quarter."""
+    freezer.move_to(EPOCH + timedelta(seconds=START_S))
     car = Car("a", max_a=16.0)
     site = SimulatedSite(early_peak, {"A": car}, start_s=START_S)
     async with closed_loop(
-        hass, site, {"A": entity_charger("A")}, options={"quarter_budget_kw": 15.0}
+        hass,
+        site,
+        {"A": entity_charger("A")},
+        options={"quarter_budget_kw": 15.0},
+        grid="total",
     ) as loop:
-
-        def quarters_on_the_loop_clock() -> None:
-            headroom = loop.entry.runtime_data.headroom
-            headroom.wall_clock = lambda: EPOCH + timedelta(seconds=loop.time_s)
-            headroom.quarter = QuarterHourMeter(headroom.limits)
-
-        quarters_on_the_loop_clock()
+        loop.on_cycle.append(follow_clock(freezer))
         await loop.cycle(320)
         if restart:
             assert await hass.config_entries.async_reload(loop.entry.entry_id)
             await hass.async_block_till_done()
             loop.entry.runtime_data.balancer.clock = loop.now
-            quarters_on_the_loop_clock()  # what a restart starts from
         await loop.cycle(580)
         after = [s.draws_a["A"] for s in site.history if s.time_s > START_S + 320]
         assert max(after) >= 6.0  # the car used what was left
         assert quarter_average_kw(loop, START_S) <= 15.0 + 0.1
+
+
+def test_a_restored_average_goes_on_before_or_after_the_first_sample() -> None:
+    """Restored before any sample: the first sample adds the restart's gap at
+    its import. Restored after one: the larger of the two counts."""
+    at = EPOCH + timedelta(hours=12)
+    meter = QuarterHourMeter(SiteLimits(gtv_kw=50.0, budget_kw=10.0))
+    meter.restore_average(at + timedelta(minutes=5), 9.0)
+    meter.sample(at + timedelta(minutes=6), 100.0, 5.0, MeterReading({}))
+    assert meter.current is not None
+    assert meter.current.imported_kwh == pytest.approx(9 * 300 / 3600 + 5 * 60 / 3600)
+    sampled = QuarterHourMeter(SiteLimits(gtv_kw=50.0, budget_kw=10.0))
+    sampled.sample(at + timedelta(minutes=6), 100.0, 5.0, MeterReading({}))
+    sampled.restore_average(at + timedelta(minutes=5), 9.0)
+    assert sampled.current is not None
+    assert sampled.current.imported_kwh == pytest.approx(9 * 300 / 3600 + 5 * 60 / 3600)
+    sampled.restore_average(at + timedelta(minutes=5), 1.0)  # less: kept
+    assert sampled.current.imported_kwh == pytest.approx(9 * 300 / 3600 + 5 * 60 / 3600)
+    other = QuarterHourMeter(SiteLimits(gtv_kw=50.0, budget_kw=10.0))
+    other.restore_average(at - timedelta(minutes=5), 9.0)  # an earlier quarter
+    other.sample(at + timedelta(minutes=6), 100.0, 5.0, MeterReading({}))
+    assert other.current is not None
+    assert other.current.imported_kwh == pytest.approx(5 * 360 / 3600)

@@ -2,8 +2,9 @@
 import and this month's peak, the figure a kW-max or capacity tariff bills.
 
 They exist when the site has a quarter-hour budget or a capacity price (then
-the averages count for something); the peak is restored after a restart and
-starts over at the month's start. They share their names with a Belgian
+the averages count for something); the peak and the running quarter are
+restored after a restart (a peak earlier in the quarter is not forgotten), and
+the peak starts over at the month's start. They share their names with a Belgian
 meter's own figures of the same kind.
 """
 
@@ -64,7 +65,9 @@ def async_add_budget_sensors(
     device = site_device(entry)
     async_add_entities(
         [
-            BudgetSensor(headroom, QUARTER_HOUR_AVERAGE_SENSOR, entry.entry_id, device),
+            QuarterAverageSensor(
+                headroom, QUARTER_HOUR_AVERAGE_SENSOR, entry.entry_id, device
+            ),
             MonthPeakSensor(headroom, MONTH_PEAK_SENSOR, entry.entry_id, device),
         ]
     )
@@ -97,3 +100,21 @@ class MonthPeakSensor(BudgetSensor, RestoreSensor):
         # The state was last written in the month it belongs to.
         meter.restore_peak(state.last_updated, float(data.native_value))
         self.async_write_ha_state()
+
+
+class QuarterAverageSensor(BudgetSensor, RestoreSensor):
+    """The quarter's average so far, kept across a restart within the quarter."""
+
+    @override
+    async def async_added_to_hass(self) -> None:
+        await super().async_added_to_hass()
+        meter = self.coordinator.quarter
+        assert meter is not None
+        state = await self.async_get_last_state()
+        data = await self.async_get_last_sensor_data()
+        if state is None or data is None:
+            return
+        if not isinstance(data.native_value, int | float | Decimal):
+            return  # it was unavailable
+        # Last written at the last sample before the restart.
+        meter.restore_average(state.last_updated, float(data.native_value))

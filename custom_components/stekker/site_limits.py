@@ -7,7 +7,7 @@ The phase fuses are not limits of this kind: they stay instantaneous.
 """
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -144,6 +144,7 @@ class QuarterHourMeter:
         self.current: QuarterImport | None = None
         self.peak: MonthPeak | None = None
         self._into_s = 0.0
+        self._restored: QuarterImport | None = None
 
     def sample(
         self, wall: datetime, at_s: float, import_kw: float, reading: MeterReading
@@ -155,6 +156,11 @@ class QuarterHourMeter:
         average_w = reading.values.get(QUARTER_HOUR_AVG)
         peak_w = reading.values.get(MONTH_PEAK)
         last = self.current
+        restored, self._restored = self._restored, None
+        if last is None and restored is not None and restored.quarter == quarter:
+            # Go on from before the restart; its gap counts at this import.
+            gap_s = max(0.0, self._into_s - restored.into_s)
+            last = replace(restored, at_s=at_s - gap_s, kw=max(0.0, import_kw))
         self.current, ended = track_import(
             last,
             quarter,
@@ -174,6 +180,25 @@ class QuarterHourMeter:
             ended_in,
             None if peak_w is None else peak_w / 1000.0,
         )
+
+    def restore_average(self, when: datetime, average_kw: float) -> None:
+        """The quarter's average import so far as it was at ``when`` before a
+        restart: the first sample of the same quarter goes on from it, so a
+        peak before the restart is not forgotten."""
+        stamp = when.timestamp()
+        quarter = int(stamp // QUARTER_S)
+        into_s = stamp - quarter * QUARTER_S
+        imported = max(0.0, average_kw) * into_s / 3600.0
+        restored = QuarterImport(quarter, imported, 0.0, 0.0, into_s)
+        current = self.current
+        if current is None:
+            self._restored = restored
+        elif current.quarter == quarter:
+            # Sampled since the restart, the quarter's start counted at that
+            # sample's import: the restored figure, if more, counts instead.
+            gap_kwh = current.kw * max(0.0, current.into_s - into_s) / 3600.0
+            if imported + gap_kwh > current.imported_kwh:
+                self.current = replace(current, imported_kwh=imported + gap_kwh)
 
     def restore_peak(self, when: datetime, peak_kw: float) -> None:
         """The peak as it was before a restart at ``when``; a peak of another
