@@ -1,9 +1,14 @@
-"""Run Home Assistant with a Stekker site on a simulated SDM630 meter, all on loopback.
+"""Run Home Assistant with a Stekker site on a simulated residential complex, on loopback.
 
+The complex (`python -m simsite`): an SDM630 at the grid connection, a second one
+in the solar inverter's line, an Alfen Eve Double (two native Modbus sockets) and
+two wallboxes that Home Assistant drives through `number` entities (its Modbus
+integration and template numbers in configuration.yaml, as a user would write
+them); one reports the id tag of the card that started a session, like OCPP.
 Home Assistant runs with `default_config:` like a real installation (recorder,
 history, energy, ...). The site is configured through Home Assistant's own REST
-API and the real config flow, exactly as an installer would in the UI, and the
-Energy dashboard gets the meter and the site's solar forecast. The demo runs
+API and the real config flows, exactly as an installer would in the UI, and the
+Energy dashboard gets the meters and the site's solar forecast. The demo runs
 until Ctrl-C; when Home Assistant stops on its own the demo says why.
 
 --check: verify the sensors over REST and the UI in a headless Chromium, then stop.
@@ -34,8 +39,12 @@ HOST = "127.0.0.1"
 DEFAULT_PORT = 8123
 METER_PORT = 15020
 CHARGER_PORT = 15021
+WALLBOX_PORT = 15022
+SOLAR_UNIT_ID = 2
 RESTART_EXIT_CODE = 100  # Home Assistant asks its supervisor to start it again
 CHARGERS = (("Carport left", 1), ("Carport right", 2))
+# Chargers driven through the wallboxes' template numbers (see WALLBOXES below).
+ENTITY_CHARGERS = (("Garage 1", 1, 16), ("Garage 2", 2, 32))
 SOLAR_ARRAY = {
     "name": "Roof south",
     "panels": 40,
@@ -45,14 +54,11 @@ SOLAR_ARRAY = {
     "inverter_kw": 15,
     "losses_pct": 14,
 }
-# The simulated site has no PV meter: the Energy dashboard's solar source is the
-# forecast power integrated over time (HA's Riemann sum helper), so the site's
-# forecast has a solar source to sit on.
-SOLAR_ENERGY_NAME = "Roof south simulated production"
+SOLAR_ENERGY = "solar_meter_eastron_sdm630_energy_imported"  # the PV meter counts production as import
 WEATHER = "weather.demo_weather"
 USER = {"name": "Demo", "username": "demo", "password": "stekker-demo"}
 SITE = {
-    "name": "Demo office",
+    "name": "Demo complex",
     "gtv_kw": 50,
     "phases": "3",
     "fuse_a": 80,
@@ -93,11 +99,101 @@ template:
             "temperature": 7, "cloud_coverage": clouds}}] %}}
           {{% endfor %}}
           {{{{ ns.hours }}}}
+{wallboxes}
 logger:
   default: warning
   logs:
     custom_components.stekker: info
 """
+# Two wallboxes as a user drives them with Home Assistant's own Modbus integration:
+# sensors read them, a template number writes the current limit (register block in
+# simsite/wallbox.py), and a template sensor gives the id tag of the card (OCPP-like).
+WALLBOX_ENTITIES = """\
+  - number:
+{numbers}
+  - sensor:
+      - name: Wallbox 2 id tag
+        unique_id: stekker_demo_wallbox_2_id_tag
+        icon: mdi:card-account-details
+        state: >
+          {{% set tag = states('sensor.wallbox_2_id_tag_register') | trim %}}
+          {{{{ tag if tag not in ('', 'unknown', 'unavailable') else none }}}}
+modbus:
+  - name: wallboxes
+    type: tcp
+    host: {host}
+    port: {port}
+    sensors:
+{sensors}
+    binary_sensors:
+{binary_sensors}
+"""
+WALLBOX_NUMBER = """\
+      - name: Wallbox {unit} current limit
+        unique_id: stekker_demo_wallbox_{unit}_current_limit
+        unit_of_measurement: A
+        min: 0
+        max: {max_a}
+        step: 1
+        state: "{{{{ states('sensor.wallbox_{unit}_current_limit_read_back') }}}}"
+        availability: "{{{{ has_value('sensor.wallbox_{unit}_current_limit_read_back') }}}}"
+        set_value:
+          - action: modbus.write_register
+            data:
+              hub: wallboxes
+              slave: {unit}
+              address: 0
+              value: "{{{{ value | int }}}}"
+          - action: homeassistant.update_entity
+            target:
+              entity_id: sensor.wallbox_{unit}_current_limit_read_back"""
+WALLBOX_SENSORS = """\
+      - name: Wallbox {unit} current limit read back
+        unique_id: stekker_demo_wallbox_{unit}_limit
+        slave: {unit}
+        address: 0
+        input_type: holding
+        data_type: uint16
+        unit_of_measurement: A
+        device_class: current
+        scan_interval: 5
+      - name: Wallbox {unit} power
+        unique_id: stekker_demo_wallbox_{unit}_power
+        slave: {unit}
+        address: 1
+        input_type: input
+        data_type: uint32
+        unit_of_measurement: W
+        device_class: power
+        state_class: measurement
+        scan_interval: 2
+      - name: Wallbox {unit} energy
+        unique_id: stekker_demo_wallbox_{unit}_energy
+        slave: {unit}
+        address: 3
+        input_type: input
+        data_type: uint32
+        unit_of_measurement: Wh
+        device_class: energy
+        state_class: total_increasing
+        scan_interval: 10"""
+WALLBOX_TAG_SENSOR = """\
+      - name: Wallbox 2 id tag register
+        unique_id: stekker_demo_wallbox_2_id_tag_register
+        slave: 2
+        address: 5
+        input_type: input
+        data_type: string
+        count: 8
+        scan_interval: 2"""
+WALLBOX_BINARY_SENSOR = """\
+      - name: Wallbox {unit} car connected
+        unique_id: stekker_demo_wallbox_{unit}_connected
+        slave: {unit}
+        address: 0
+        input_type: input
+        device_class: plug
+        scan_interval: 2"""
 BOOT_TIMEOUT = 240.0
 HEADROOM_TIMEOUT = 60.0
 LOG_TAIL = 25
@@ -194,7 +290,7 @@ class Demo:
 
     def prepare(self) -> None:
         """Configuration, HTTP settings and the integration, before HA starts."""
-        for port in (self.port, METER_PORT, CHARGER_PORT):
+        for port in (self.port, METER_PORT, CHARGER_PORT, WALLBOX_PORT):
             with socket.socket() as probe:
                 probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 try:
@@ -207,7 +303,9 @@ class Demo:
                     ) from err
         self.config.mkdir(parents=True, exist_ok=True)
         (self.config / "configuration.yaml").write_text(
-            CONFIGURATION.format(default_config=default_config())
+            CONFIGURATION.format(
+                default_config=default_config(), wallboxes=wallbox_config()
+            )
         )
         write_http_settings(self.config, self.port)
         write_onboarding(self.config)
@@ -227,15 +325,20 @@ class Demo:
                 str(METER_PORT),
                 "--charger-port",
                 str(CHARGER_PORT),
+                "--wallbox-port",
+                str(WALLBOX_PORT),
+                "--solar-unit-id",
+                str(SOLAR_UNIT_ID),
             ],
             cwd=ROOT,
-            env=self.env,
+            # The building's day on the site's clock (Home Assistant's time zone).
+            env={**self.env, "TZ": "Europe/Amsterdam"},
             stdout=sink,
             stderr=subprocess.STDOUT,
         )
         log(
-            f"simulated SDM630 meter on {HOST}:{METER_PORT}, "
-            f"Alfen sockets on {HOST}:{CHARGER_PORT}"
+            f"simulated SDM630 grid and solar meters on {HOST}:{METER_PORT}, "
+            f"Alfen sockets on {HOST}:{CHARGER_PORT}, wallboxes on {HOST}:{WALLBOX_PORT}"
         )
 
     def start_hass(self, sink: IO[bytes]) -> None:
@@ -409,8 +512,26 @@ class Demo:
             raise DemoError(f"config flow did not create the site: {flow}")
         log(f"site '{flow['title']}' configured")
         entry_id = str(flow["result"]["entry_id"])
+        self.add_subentry(
+            entry_id,
+            "meter",
+            [
+                {"next_step_id": "modbus_tcp"},
+                {
+                    "host": HOST,
+                    "port": METER_PORT,
+                    "unit_id": SOLAR_UNIT_ID,
+                    "profile": "sdm630",
+                    "role": "solar",
+                },
+                {"next_step_id": "save"},
+            ],
+        )
+        log("solar meter added (an SDM630 in the inverter's line)")
         for name, unit_id in CHARGERS:
             self.add_charger(entry_id, name, unit_id)
+        for name, unit, max_a in ENTITY_CHARGERS:
+            self.add_entity_charger(entry_id, name, unit, max_a)
         self.add_subentry(entry_id, "solar_array", [SOLAR_ARRAY])
         self.use_weather(entry_id)
         log(
@@ -468,6 +589,31 @@ class Demo:
         self.add_subentry(entry_id, "charger", answers)
         log(f"charger '{name}' added")
 
+    def add_entity_charger(
+        self, entry_id: str, name: str, unit: int, max_a: int
+    ) -> None:
+        """Add a wallbox through the charger flow's "number entity" step."""
+        answers: list[dict[str, Any]] = [
+            {"next_step_id": "entity"},
+            {
+                "name": name,
+                "number_entity": f"number.wallbox_{unit}_current_limit",
+                "power_entity": f"sensor.wallbox_{unit}_power",
+                "status_entity": f"binary_sensor.wallbox_{unit}_car_connected",
+                "phases": "3",
+                "phase": "l1",
+                "min_a": 6,
+                "max_a": max_a,
+                "priority": 0,
+                "fail_safe_a": 0,
+            },
+            {"next_step_id": "save"},
+        ]
+        self.add_subentry(entry_id, "charger", answers)
+        log(
+            f"charger '{name}' added (driven through number.wallbox_{unit}_current_limit)"
+        )
+
     def entity_id(self, suffix: str, prefix: str = "sensor.") -> str:
         """The one entity whose id starts with prefix and ends with suffix."""
         states: list[dict[str, Any]] = self.api("GET", "/api/states")
@@ -481,29 +627,7 @@ class Demo:
         return str(found[0])
 
     def ensure_energy(self, site_entry_id: str) -> None:
-        """Energy dashboard: the meter as the grid, and the site's solar forecast."""
-        entries: list[dict[str, Any]] = self.api(
-            "GET", "/api/config/config_entries/entry?domain=integration"
-        )
-        if not any(e["title"] == SOLAR_ENERGY_NAME for e in entries):
-            flow = self.api(
-                "POST", "/api/config/config_entries/flow", {"handler": "integration"}
-            )
-            flow = self.api(
-                "POST",
-                f"/api/config/config_entries/flow/{flow['flow_id']}",
-                {
-                    "name": SOLAR_ENERGY_NAME,
-                    "source": self.entity_id("demo_office_solar_forecast_power"),
-                    "method": "left",
-                    "round": 3,
-                    # The forecast power is in kW already: kW x h = kWh.
-                    "unit_time": "h",
-                    "max_sub_interval": {"hours": 0, "minutes": 0, "seconds": 30},
-                },
-            )
-            if flow.get("type") != "create_entry":
-                raise DemoError(f"Riemann sum helper not created: {flow}")
+        """Energy dashboard: the grid meter, the PV meter and the site's solar forecast."""
         try:
             (prefs,) = self.ws({"type": "energy/get_prefs"})
         except DemoError:  # nothing saved yet
@@ -512,8 +636,12 @@ class Demo:
             return
         grid = {
             "type": "grid",
-            "stat_energy_from": self.entity_id("_energy_imported"),
-            "stat_energy_to": self.entity_id("_energy_exported"),
+            "stat_energy_from": self.entity_id(
+                "grid_meter_eastron_sdm630_energy_imported"
+            ),
+            "stat_energy_to": self.entity_id(
+                "grid_meter_eastron_sdm630_energy_exported"
+            ),
             "stat_cost": None,
             "entity_energy_price": None,
             "number_energy_price": None,
@@ -524,11 +652,11 @@ class Demo:
         }
         solar = {
             "type": "solar",
-            "stat_energy_from": self.entity_id("roof_south_simulated_production"),
+            "stat_energy_from": self.entity_id(SOLAR_ENERGY),
             "config_entry_solar_forecast": [site_entry_id],
         }
         self.ws({"type": "energy/save_prefs", "energy_sources": [grid, solar]})
-        log("Energy dashboard: grid meter, solar production and the site's forecast")
+        log("Energy dashboard: grid meter, solar meter and the site's forecast")
 
     def site_states(self) -> list[dict[str, Any]]:
         states: list[dict[str, Any]] = self.api("GET", "/api/states")
@@ -537,9 +665,11 @@ class Demo:
             for s in states
             if s["entity_id"].startswith(
                 (
-                    "sensor.demo_office",
+                    "sensor.demo_complex",
                     "sensor.grid_meter",
+                    "sensor.solar_meter",
                     "sensor.carport",
+                    "sensor.garage",
                     "binary_sensor.demo",
                 )
             )
@@ -553,7 +683,7 @@ class Demo:
             states = self.site_states()
             if numeric(states, "available_charging_power") and numeric(
                 states, "_setpoint"
-            ) == len(CHARGERS):
+            ) == len(CHARGERS) + len(ENTITY_CHARGERS):
                 return states
             time.sleep(1.0)
         raise DemoError("the site's headroom and charger setpoints did not get numbers")
@@ -689,6 +819,22 @@ def default_config() -> str:
     return "\n".join(f"{domain}:" for domain in domains if domain != "go2rtc")
 
 
+def wallbox_config() -> str:
+    """The template numbers, the id tag sensor and the Modbus hub of the wallboxes."""
+    units = [(unit, max_a) for _name, unit, max_a in ENTITY_CHARGERS]
+    return WALLBOX_ENTITIES.format(
+        host=HOST,
+        port=WALLBOX_PORT,
+        numbers="\n".join(WALLBOX_NUMBER.format(unit=u, max_a=m) for u, m in units),
+        sensors="\n".join(
+            [*(WALLBOX_SENSORS.format(unit=u) for u, _ in units), WALLBOX_TAG_SENSOR]
+        ),
+        binary_sensors="\n".join(
+            WALLBOX_BINARY_SENSOR.format(unit=u) for u, _ in units
+        ),
+    )
+
+
 def tail(path: Path, count: int) -> str:
     try:
         with path.open(errors="replace") as lines:
@@ -737,7 +883,7 @@ def run(demo: Demo, check: bool, screenshots: Path) -> int:
             browser_started = time.monotonic()
             try:
                 demo_browser.check(
-                    demo, site, str(SITE["name"]), SOLAR_ENERGY_NAME, screenshots
+                    demo, site, str(SITE["name"]), SOLAR_ENERGY, screenshots
                 )
             except demo_browser.CheckFailed as err:
                 raise DemoError(str(err)) from err

@@ -215,18 +215,18 @@ def site_device_id(demo: Demo, site_entry_id: str, name: str) -> str:
     raise CheckFailed(f"no device {name!r} for the site's config entry")
 
 
-def wait_for_solar_energy(demo: Demo) -> None:
-    """The simulated production helper has a value (it integrates every 30 s)."""
-    entity = demo.entity_id("roof_south_simulated_production")
+def wait_for_solar_energy(demo: Demo, suffix: str) -> str:
+    """The PV meter's energy sensor has a value; returns its name as the UI shows it."""
+    entity = demo.entity_id(suffix)
     deadline = time.monotonic() + 90.0
     while time.monotonic() < deadline:
-        state = demo.api("GET", f"/api/states/{entity}")["state"]
+        state = demo.api("GET", f"/api/states/{entity}")
         try:
-            float(state)
+            float(state["state"])
         except ValueError:
             time.sleep(2.0)
             continue
-        return
+        return str(state["attributes"].get("friendly_name", entity))
     raise CheckFailed(f"{entity} got no value within 90 s")
 
 
@@ -235,10 +235,11 @@ def check(
 ) -> list[Path]:
     """Every page a person opens first; returns the screenshots.
 
-    site_name: the site's device; solar_energy: the Energy dashboard's solar source.
+    site_name: the site's device; solar_energy: the id suffix of the Energy
+    dashboard's solar source.
     """
     device = site_device_id(demo, site_entry_id, site_name)
-    wait_for_solar_energy(demo)
+    solar_energy = wait_for_solar_energy(demo, solar_energy)
     browser = Browser(demo, screenshots)
     saved: list[Path] = []
     try:
