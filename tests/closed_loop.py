@@ -10,13 +10,18 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import EVENT_CALL_SERVICE
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.setup import async_setup_component
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
 
 from custom_components.stekker.const import DOMAIN, SUBENTRY_CHARGER, SUBENTRY_METER
 from custom_components.stekker.engine.site import PHASES
@@ -229,6 +234,20 @@ class Loop:
                     f"{amps:.2f}",
                     {"unit_of_measurement": "A"},
                 )
+
+
+def follow_clock(
+    freezer: FrozenDateTimeFactory, fire: bool = False
+) -> Callable[[Loop], None]:
+    """A hook that moves Home Assistant's clock along with the loop's simulated
+    time (and with ``fire`` runs the timers due, such as the planner's)."""
+
+    def hook(loop: Loop) -> None:
+        freezer.tick(timedelta(seconds=loop.dt_s))
+        if fire:
+            async_fire_time_changed(loop.hass)
+
+    return hook
 
 
 async def start_loop(

@@ -1,11 +1,12 @@
 """DSMR P1 telegrams served on 127.0.0.1, as a P1-to-network adapter does.
 
-Telegrams are written here from the standard, not from any parser: the Dutch
-"P1 Companion Standard" 5.0.2 (Netbeheer Nederland, 2016; section 6.2 telegram
-format, 6.12 CRC; table 6 "Data objects") and the Belgian Fluvius "e-MUCS P1"
-1.7.1 (section 6.4 for 1-0:1.4.0 and 1-0:1.6.0). A DSMR 5 telegram ends with
-``!`` and a CRC16 over everything from ``/`` to ``!`` inclusive: polynomial
-x^16 + x^15 + x^2 + 1, bits reflected (0xA001), start value 0, four hex digits.
+Telegrams are written here from the standards, not from any parser: the Dutch
+"P1 Companion Standard" (Netbeheer Nederland; 5.0.2 for DSMR 5, 4.2.2 for
+DSMR 4: telegram layout, OBIS data objects, CRC) and the Belgian Fluvius
+"e-MUCS P1" (1-0:1.4.0 running quarter-hour average demand, 1-0:1.6.0 month
+peak with its time). A telegram ends with ``!`` and a CRC16 over everything
+from ``/`` to ``!`` inclusive: polynomial x^16 + x^15 + x^2 + 1, bits
+reflected (0xA001), start value 0, as four hex digits.
 """
 
 import asyncio
@@ -49,8 +50,8 @@ class MeterState:
     energy_kwh: tuple[float, float, float, float] = (1234.5, 2345.6, 123.4, 234.5)
 
 
-def telegram(state: MeterState, *, belgian: bool = False) -> bytes:
-    """A complete DSMR 5 (or 5B) telegram with its CRC."""
+def telegram(state: MeterState, *, belgian: bool = False, dsmr4: bool = False) -> bytes:
+    """A complete DSMR 5 (or 5B, or 4.2) telegram with its CRC."""
     stamp = state.time.strftime("%y%m%d%H%M%S") + "W"
     t1, t2, r1, r2 = state.energy_kwh
     # 1-0:1.7.0 and 2.7.0 are the totals netted over the phases.
@@ -66,9 +67,9 @@ def telegram(state: MeterState, *, belgian: bool = False) -> bytes:
         ]
     else:
         lines = [
-            "/ISK5\\2M550T-1012",
+            "/KFM5KAIFA-METER" if dsmr4 else "/ISK5\\2M550T-1012",
             "",
-            "1-3:0.2.8(50)",
+            f"1-3:0.2.8({42 if dsmr4 else 50})",
             f"0-0:1.0.0({stamp})",
             f"0-0:96.1.1({NL_SERIAL_HEX})",
         ]
@@ -91,8 +92,9 @@ def telegram(state: MeterState, *, belgian: bool = False) -> bytes:
         current = (
             f"{values.current_a:06.2f}" if belgian else f"{int(values.current_a):03d}"
         )
+        if not dsmr4:  # DSMR 4 telegrams carry no phase voltages
+            lines.append(f"1-0:{volts}.7.0({values.voltage_v:05.1f}*V)")
         lines += [
-            f"1-0:{volts}.7.0({values.voltage_v:05.1f}*V)",
             f"1-0:{amps}.7.0({current}*A)",
             f"1-0:{plus}.7.0({values.import_kw:06.3f}*kW)",
             f"1-0:{minus}.7.0({values.export_kw:06.3f}*kW)",

@@ -70,6 +70,7 @@ async def publish(
     state: MeterState,
     belgian: bool = False,
     advance: Callable[[], None] | None = None,
+    dsmr4: bool = False,
 ) -> None:
     """Send the telegram until the integration has shown it, as a meter sends
     one every second (dsmr drops those within its minimum time between
@@ -78,7 +79,7 @@ async def publish(
     for _ in range(40):
         if advance is not None:
             advance()
-        await stream.send(telegram(state, belgian=belgian))
+        await stream.send(telegram(state, belgian=belgian, dsmr4=dsmr4))
         for _ in range(10):
             await asyncio.sleep(0.01)
             await hass.async_block_till_done()
@@ -139,6 +140,14 @@ def homewizard_meter(
         name="P1 meter",
     )
     registry = er.async_get(hass)
+    # Not a meter value: the device's identify button.
+    registry.async_get_or_create(
+        "button",
+        "homewizard",
+        f"{entry.unique_id}_identify",
+        config_entry=entry,
+        device_id=device.id,
+    )
     entity_ids = {}
     for key, value in values.items():
         entity = registry.async_get_or_create(

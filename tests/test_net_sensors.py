@@ -154,3 +154,89 @@ async def test_p1_meter_reconfigured_to_another_device(hass: HomeAssistant) -> N
     assert saved.title == "Grid meter (HomeWizard P1)"
     await hass.async_block_till_done()
     await hass.config_entries.async_unload(site.entry_id)
+
+
+async def test_the_same_p1_meter_twice_is_refused(hass: HomeAssistant) -> None:
+    """One meter read twice counts its power twice: refused by its device name."""
+    device, entity_ids = homewizard_meter(hass, HW_FULL)
+    site = MockConfigEntry(
+        domain=DOMAIN,
+        title="Office",
+        data=SITE_DATA,
+        options=SITE_OPTIONS,
+        subentries_data=[
+            {
+                "subentry_type": SUBENTRY_METER,
+                "data": {
+                    "source": "p1",
+                    "role": "grid",
+                    "device_id": device.id,
+                    "p1_integration": "homewizard",
+                    "net_power_entity": entity_ids["active_power_w"],
+                },
+                "title": "Grid meter (HomeWizard P1)",
+                "unique_id": None,
+            }
+        ],
+    )
+    site.add_to_hass(hass)
+    result = await hass.config_entries.subentries.async_init(
+        (site.entry_id, SUBENTRY_METER), context={"source": "user"}
+    )
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"next_step_id": "p1"}
+    )
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"device_id": device.id, "role": "building"}
+    )
+    assert result["errors"] == {"base": "meter_already_configured"}
+    assert result["description_placeholders"] == {
+        "meter": "P1 meter",
+        "site": "Office",
+    }
+    assert len(site.subentries) == 1
+
+
+async def test_extras_that_cannot_be_read_never_take_the_meter_down(
+    hass: HomeAssistant,
+) -> None:
+    """A quarter-hour average or a voltage that is unavailable is left out and
+    listed as missing; the power and currents still balance the site."""
+    device, entity_ids = homewizard_meter(hass, HW_FULL)
+    site = MockConfigEntry(
+        domain=DOMAIN,
+        title="Office",
+        data=SITE_DATA,
+        options=SITE_OPTIONS,
+        subentries_data=[
+            {
+                "subentry_type": SUBENTRY_METER,
+                "data": {
+                    "source": "p1",
+                    "role": "grid",
+                    "device_id": device.id,
+                    "p1_integration": "homewizard",
+                    "net_power_entity": entity_ids["active_power_w"],
+                    "voltage_l1_entity": entity_ids["active_voltage_l1_v"],
+                    "quarter_hour_avg_entity": entity_ids["active_power_average_w"],
+                },
+                "title": "Grid meter (HomeWizard P1)",
+                "unique_id": None,
+            }
+        ],
+    )
+    site.add_to_hass(hass)
+    hass.states.async_set(entity_ids["active_power_average_w"], "unavailable")
+    hass.states.async_set(entity_ids["active_voltage_l1_v"], "unknown")
+    assert await hass.config_entries.async_setup(site.entry_id)
+    await hass.async_block_till_done()
+    (meter,) = site.subentries.values()
+    coordinator = site.runtime_data.meters[meter.subentry_id]
+    assert coordinator.last_update_success
+    assert coordinator.data.values == {"power_w": 1610.0}
+    assert coordinator.source.missing == {"quarter_hour_avg", "voltage_l1"}
+    # The power itself unavailable is a failed read.
+    hass.states.async_set(entity_ids["active_power_w"], "unavailable")
+    await coordinator.async_refresh()
+    assert not coordinator.last_update_success
+    await hass.config_entries.async_unload(site.entry_id)

@@ -1,5 +1,5 @@
 """Smart meters (P1) through the real config flow: the core dsmr integration
-reading DSMR 5 / 5B telegrams from 127.0.0.1, and HomeWizard P1 entities."""
+reading DSMR 5, 5B and 4 telegrams from 127.0.0.1, and HomeWizard P1 entities."""
 
 import asyncio
 from collections.abc import AsyncIterator
@@ -323,3 +323,22 @@ async def test_meter_without_what_the_site_needs_is_refused(
     result = await pick_p1(hass, other.id)
     assert result["errors"] == {"base": "p1_not_a_meter"}
     assert hass.config_entries.async_entries(DOMAIN) == []
+
+
+async def test_dsmr4_meter_reports_every_10_s(
+    hass: HomeAssistant, stream: P1Stream
+) -> None:
+    """A DSMR 4 meter sends a telegram every 10 s, whatever dsmr's option:
+    silent for 30 s before it counts as stale, so the flow warns."""
+    dsmr = await dsmr_meter(hass, stream, "4", {"time_between_update": 0})
+    await publish(hass, stream, meter_state(MIXED), dsmr4=True)
+    await enable_all(hass, dsmr, stream)
+    await publish(hass, stream, meter_state(MIXED), dsmr4=True)
+    result = await pick_p1(hass, dsmr_device(hass, dsmr).id)
+    assert result["step_id"] == "verify_p1_slow"
+    placeholders = result["description_placeholders"]
+    assert placeholders["interval_s"] == "10"
+    assert placeholders["deadline_s"] == "34"
+    assert placeholders["power_kw"] == "1.61"
+    assert "| L2 | - | -4.00 | -1.15 |" in placeholders["phases"]
+    await hass.config_entries.async_unload(dsmr.entry_id)

@@ -13,16 +13,27 @@ from .const import DOMAIN, SUBENTRY_CHARGER, SUBENTRY_METER
 from .coordinator import HeadroomCoordinator, MeterCoordinator
 from .entity import register_site_device
 from .meter import meter_source
+from .planner import PlanCoordinator
 from .runtime import StekkerConfigEntry, StekkerRuntimeData
+from .services import async_setup_services
 from .site_config import site_from
 from .site_limits import async_track_limit_entity
 from .solar_forecast import async_remove_solar_store, async_setup_solar_forecast
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
-PLATFORMS = [Platform.BINARY_SENSOR, Platform.NUMBER, Platform.SENSOR, Platform.SWITCH]
+PLATFORMS = [
+    Platform.BINARY_SENSOR,
+    Platform.CALENDAR,
+    Platform.NUMBER,
+    Platform.SELECT,
+    Platform.SENSOR,
+    Platform.SWITCH,
+    Platform.TIME,
+]
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    async_setup_services(hass)
     return True
 
 
@@ -59,6 +70,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: StekkerConfigEntry) -> b
         meters=meters,
         headroom=headroom,
         balancer=balancer,
+        planner=PlanCoordinator(hass, entry, balancer),
         solar=await async_setup_solar_forecast(hass, entry),
     )
     headroom.async_recompute()  # the entities start from the first readings
@@ -70,7 +82,10 @@ async def async_setup_entry(hass: HomeAssistant, entry: StekkerConfigEntry) -> b
     entry.async_on_unload(balancer.async_clear_issues)
     entry.async_on_unload(entry.add_update_listener(_async_reload))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
-    # Entities have restored the user's switches and overrides: balance now.
+    # Entities have restored the user's switches, overrides, modes and needs:
+    # plan, then balance.
+    await entry.runtime_data.planner.async_refresh()
+    entry.runtime_data.planner.async_attach()
     await balancer.async_run_cycle()
     return True
 

@@ -14,13 +14,14 @@ import functools
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final, override
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
+from homeassistant.util import dt as dt_util
 
 from .charger_driver import (
     SETPOINT_IGNORED,
@@ -28,6 +29,7 @@ from .charger_driver import (
     ChargerError,
     ChargerReading,
 )
+from .charging import ChargingState
 from .const import (
     BALANCING_DEFAULTS,
     CONF_FAIL_SAFE_A,
@@ -50,6 +52,7 @@ from .engine.accounting import (
 from .engine.allocator import AllocatorConfig, AllocatorMemory, Limit
 from .engine.charger import ChargerSpec
 from .engine.control import ChargerInput, Mode, State, decide
+from .engine.modes import ModeCharger, ModeLimit, ModeMemory, SlotPlan, mode_ceilings
 from .engine.site import PHASES
 from .runtime import StekkerConfigEntry
 
@@ -62,7 +65,14 @@ FAIL_SAFE = State.FAIL_SAFE.value
 FAULT = State.FAULT.value
 DISABLED = State.DISABLED.value
 # What holds a charger: the allocator's limits, or why it was not allocated.
-LIMITED_BY = [*(limit.value for limit in Limit), "meter", FAIL_SAFE, FAULT, DISABLED]
+LIMITED_BY = [
+    *(limit.value for limit in Limit),
+    *(limit.value for limit in ModeLimit),
+    "meter",
+    FAIL_SAFE,
+    FAULT,
+    DISABLED,
+]
 _NOT_ALLOCATED = {FAIL_SAFE: FAIL_SAFE, FAULT: FAULT, DISABLED: DISABLED}
 STATES = [
     "charging",
@@ -101,6 +111,7 @@ class Charger:
     # kept until it says it applies one, so the repair does not come and go
     # with every validity time.
     ignores_setpoints: bool = False
+    charging: ChargingState = field(default_factory=ChargingState)
 
     @property
     def setpoint_a(self) -> float | None:
@@ -170,6 +181,12 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
         self.stale_s = stale_time(entry)
         self.lag_s = DEFAULT_LAG_S
         self.memory = AllocatorMemory()
+        self.mode_memory: dict[str, ModeMemory] = {}
+        # The plan's current slot per charger, and how to ask for a new plan when
+        # a car comes or leaves or a need changes (both set by the planner).
+        self.slot_plan: Callable[[str, datetime], SlotPlan | None] = _no_plan
+        self.replan: Callable[[], None] = _nothing
+        self._last_cycle: float | None = None
         self._cycled = False
         self._running: asyncio.Task[None] | None = None
         self._cycle_lock = asyncio.Lock()
@@ -279,8 +296,22 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
         )
         headroom = self.headroom.data if fresh else None
         stale = age is None or age > self.stale_s
+        modes = mode_ceilings(
+            self._mode_chargers(inputs, now),
+            None if headroom is None else headroom.grid_kw,
+            self.headroom.site.voltage_v,
+            self.mode_memory,
+            now,
+        )
+        self.mode_memory = modes.memory
         decision = decide(
-            inputs, headroom, stale, self.memory, now, self.allocator_config
+            inputs,
+            headroom,
+            stale,
+            self.memory,
+            now,
+            self.allocator_config,
+            modes.ceilings,
         )
         self.memory = decision.memory
         if headroom is not None:
@@ -342,6 +373,36 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
             / 1000.0,
             charging_kw=sum(credit.values()) * volts_nominal / 1000.0,
         )
+
+    def _mode_chargers(
+        self, inputs: list[ChargerInput], now: float
+    ) -> list[ModeCharger]:
+        """Each charger's mode and draw, its session energy counted on; a car that
+        came or left (or whose departure passed) asks for a new plan."""
+        wall = dt_util.utcnow()
+        hours = 0.0 if self._last_cycle is None else (now - self._last_cycle) / 3600
+        self._last_cycle = now
+        # Power and current convert at the nominal voltage, as the meter's power
+        # the surplus comes from was measured.
+        volts = self.headroom.site.voltage_v
+        plugged_changed = False
+        out = []
+        for item in inputs:
+            charger = self.chargers[item.spec.id]
+            draw_kw = sum(item.account.credit_a.values()) * volts / 1000.0
+            if charger.charging.observe(item.connected, draw_kw * hours, wall):
+                plugged_changed = True
+            out.append(
+                ModeCharger(
+                    item.spec,
+                    charger.charging.effective_mode(wall),
+                    draw_kw,
+                    self.slot_plan(item.spec.id, wall),
+                )
+            )
+        if plugged_changed:
+            self.replan()
+        return out
 
     def _input(self, charger: Charger, start: float, now: float) -> ChargerInput:
         """The charger as the decision sees it; its account is kept for entities.
@@ -578,6 +639,14 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
     async def _async_update_data(self) -> BalancerState:
         async with self._cycle_lock:
             return await self._cycle()
+
+
+def _no_plan(_charger_id: str, _now: datetime) -> SlotPlan | None:
+    return None
+
+
+def _nothing() -> None:
+    """No planner yet."""
 
 
 def fail_safe_current(data: Mapping[str, Any]) -> float:

@@ -1,4 +1,5 @@
-"""Site: a problem sensor that is on while balancing cannot be trusted fully."""
+"""Site: a problem sensor that is on while balancing cannot be trusted fully.
+Per charger: whether the plan cannot charge its car in time."""
 
 from typing import Any
 
@@ -12,6 +13,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .balancer import FAULT, BalancerCoordinator
 from .entity import StekkerEntity, site_device
+from .plan_entity import PlanChargerEntity, async_add_plan_entities
 from .runtime import StekkerConfigEntry
 
 PARALLEL_UPDATES = 0
@@ -19,6 +21,11 @@ PARALLEL_UPDATES = 0
 PROBLEM = BinarySensorEntityDescription(
     key="problem",
     translation_key="balancing_problem",
+    device_class=BinarySensorDeviceClass.PROBLEM,
+)
+WILL_NOT_MAKE_IT = BinarySensorEntityDescription(
+    key="will_not_make_it",
+    translation_key="will_not_make_it",
     device_class=BinarySensorDeviceClass.PROBLEM,
 )
 
@@ -34,6 +41,9 @@ async def async_setup_entry(
                 entry.runtime_data.balancer, PROBLEM, entry.entry_id, site_device(entry)
             )
         ]
+    )
+    async_add_plan_entities(
+        entry, async_add_entities, WillNotMakeItSensor, [WILL_NOT_MAKE_IT]
     )
 
 
@@ -65,3 +75,19 @@ class ProblemSensor(StekkerEntity[BalancerCoordinator], BinarySensorEntity):
             if charger.state == FAULT
         )
         return {"problems": problems, "fail_safe": fail_safe}
+
+
+class WillNotMakeItSensor(PlanChargerEntity, BinarySensorEntity):
+    """On while the plan leaves the car short at its departure; says by how much."""
+
+    @property
+    def is_on(self) -> bool:
+        car = self.car_plan
+        return car is not None and car.short
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        car = self.car_plan
+        return {
+            "shortfall_kwh": None if car is None else round(car.plan.shortfall_kwh, 2)
+        }

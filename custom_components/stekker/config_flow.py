@@ -16,6 +16,7 @@ from homeassistant.config_entries import (
 from homeassistant.const import CONF_HOST, CONF_NAME, CONF_PORT
 from homeassistant.core import callback
 from homeassistant.data_entry_flow import FlowHandler
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import selector
 
 from .const import (
@@ -402,8 +403,17 @@ class MeterSteps(FlowHandler[Any, Any, Any]):
                 if sub.subentry_id == self._own_subentry_id():
                     continue
                 if meter_endpoint(sub.data) == endpoint:
-                    return {"meter": _endpoint_text(data), "site": entry.title}
+                    return {"meter": self._meter_text(data), "site": entry.title}
         return None
+
+    def _meter_text(self, data: Mapping[str, Any]) -> str:
+        """The meter as the installer knows it: a P1 meter by its device's name
+        (the flow has just found the device)."""
+        if data[CONF_SOURCE] == SOURCE_P1:
+            device = dr.async_get(self.hass).async_get(data[CONF_DEVICE_ID])
+            assert device is not None
+            return str(device.name_by_user or device.name)
+        return _endpoint_text(data)
 
     async def async_step_verify(self, user_input: dict[str, Any] | None = None) -> Any:
         """Show the live readings; the installer saves or goes back."""

@@ -73,6 +73,13 @@ async def async_get_config_entry_diagnostics(
                     "reading": asdict(charger.reading) if charger.reading else None,
                     "error": str(charger.problem) if charger.problem else None,
                     "account": asdict(charger.account) if charger.account else None,
+                    "limited_by": charger.limited_by,
+                    "charging": {
+                        "mode": charger.charging.mode.value,
+                        "departure": charger.charging.departure.isoformat(),
+                        "need_kwh": charger.charging.need_kwh,
+                        **charger.charging.as_dict(),
+                    },
                 }
                 for charger_id, charger in runtime.balancer.chargers.items()
             ],

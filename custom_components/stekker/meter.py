@@ -333,6 +333,10 @@ NET_PARTS: Final = (
 )
 
 
+# Parts that say nothing the fuse and GTV limits rest on.
+EXTRA_PARTS: Final = (VOLTAGE, QUARTER_HOUR, PEAK)
+
+
 def entity_field(name: str) -> str:
     """The settings key of a part's entity, e.g. ``import_power_l1_entity``."""
     return f"{name}_entity"
@@ -353,7 +357,9 @@ class NetSensorMeterSource(_HaSensors):
     entities or any integration's.
 
     Currents count as whole amperes (see ``conservative_current``) until the
-    meter has shown a fraction of an ampere.
+    meter has shown a fraction of an ampere. Voltages and the quarter-hour
+    values are extras: one that cannot be read is left out (and listed in
+    ``missing``), never the cause of a failed read.
     """
 
     entities: Mapping[str, str]  # part -> entity id
@@ -368,10 +374,16 @@ class NetSensorMeterSource(_HaSensors):
         return frozenset(net_values(parts, whole_amperes=False))
 
     async def read(self) -> dict[str, float]:
-        parts = {
-            name: self._value(entity_id, *_unit_of(name))
-            for name, entity_id in self.entities.items()
-        }
+        parts: dict[str, float] = {}
+        missing: set[str] = set()
+        for name, entity_id in self.entities.items():
+            try:
+                parts[name] = self._value(entity_id, *_unit_of(name))
+            except MeterReadError:
+                if not name.startswith(EXTRA_PARTS):
+                    raise
+                missing.add(name)
+        self.missing = frozenset(missing)
         if self.whole_amperes and any(
             value != round(value)
             for name, value in parts.items()

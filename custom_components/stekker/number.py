@@ -1,4 +1,5 @@
-"""Per charger: a maximum current the user can lower below the charger's own."""
+"""Per charger: a maximum current the user can lower below the charger's own, and
+the energy a car usually needs."""
 
 from homeassistant.components.number import (
     NumberDeviceClass,
@@ -6,11 +7,12 @@ from homeassistant.components.number import (
     NumberMode,
     RestoreNumber,
 )
-from homeassistant.const import EntityCategory, UnitOfElectricCurrent
+from homeassistant.const import EntityCategory, UnitOfElectricCurrent, UnitOfEnergy
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .charger_entity import ChargerEntity, async_add_charger_entities
+from .charging import MAX_NEED_KWH
 from .runtime import StekkerConfigEntry
 
 PARALLEL_UPDATES = 0
@@ -25,6 +27,18 @@ MAX_CURRENT = NumberEntityDescription(
     native_step=1.0,
 )
 
+ENERGY_NEED = NumberEntityDescription(
+    key="energy_need",
+    translation_key="energy_need",
+    device_class=NumberDeviceClass.ENERGY,
+    native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+    entity_category=EntityCategory.CONFIG,
+    mode=NumberMode.BOX,
+    native_min_value=0.0,
+    native_max_value=MAX_NEED_KWH,
+    native_step=0.5,
+)
+
 
 async def async_setup_entry(
     hass: HomeAssistant,
@@ -33,6 +47,9 @@ async def async_setup_entry(
 ) -> None:
     async_add_charger_entities(
         entry, async_add_entities, MaxCurrentNumber, [MAX_CURRENT]
+    )
+    async_add_charger_entities(
+        entry, async_add_entities, EnergyNeedNumber, [ENERGY_NEED]
     )
 
 
@@ -57,4 +74,25 @@ class MaxCurrentNumber(ChargerEntity, RestoreNumber):
     async def async_set_native_value(self, value: float) -> None:
         self.charger.max_override_a = value
         self.async_write_ha_state()
+        self.coordinator.replan()  # the plan holds each car to its maximum
         await self.coordinator.async_run_cycle()
+
+
+class EnergyNeedNumber(ChargerEntity, RestoreNumber):
+    """What a car plugged in here usually needs by its departure."""
+
+    async def async_added_to_hass(self) -> None:
+        await super().async_added_to_hass()
+        if (last := await self.async_get_last_number_data()) is not None and (
+            last.native_value is not None
+        ):
+            self.charger.charging.need_kwh = last.native_value
+
+    @property
+    def native_value(self) -> float:
+        return self.charger.charging.need_kwh
+
+    async def async_set_native_value(self, value: float) -> None:
+        self.charger.charging.need_kwh = value
+        self.async_write_ha_state()
+        self.coordinator.replan()

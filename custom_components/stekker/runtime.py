@@ -14,6 +14,7 @@ from .engine.site import Site
 if TYPE_CHECKING:
     from .balancer import BalancerCoordinator
     from .coordinator import HeadroomCoordinator, MeterCoordinator
+    from .planner import PlanCoordinator
     from .solar_forecast import SolarForecastCoordinator
 
 
@@ -26,6 +27,7 @@ class StekkerRuntimeData:
     meters: dict[str, MeterCoordinator]
     headroom: HeadroomCoordinator
     balancer: BalancerCoordinator
+    planner: PlanCoordinator
     solar: SolarForecastCoordinator | None = None
 
 

@@ -37,6 +37,7 @@ from .engine.readings import (
 )
 from .engine.site import PHASES
 from .entity import CycleSensor, meter_device, site_device
+from .plan_sensor import async_add_plan_sensors
 from .runtime import StekkerConfigEntry
 from .solar_sensor import async_add_solar_sensors
 
@@ -199,6 +200,7 @@ async def async_setup_entry(
     async_add_balancer_sensors(entry, async_add_entities)
     async_add_budget_sensors(entry, async_add_entities)
     async_add_solar_sensors(entry, async_add_entities)
+    async_add_plan_sensors(entry, async_add_entities)
     for subentry_id, meter in runtime.meters.items():
         device = meter_device(hass, entry, meter.subentry)
         async_add_entities(

@@ -10,7 +10,7 @@ tests of the closed loop. Three modes, by how fresh the meter data is:
 - stale (or never had data): every charger goes to its fail-safe current.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
@@ -19,11 +19,16 @@ from .allocator import (
     AllocatorConfig,
     AllocatorMemory,
     ChargerMemory,
+    Limit,
+    Reason,
     allocate,
 )
 from .charger import ChargerSpec, ChargerStatus
 from .headroom import Headroom
+from .modes import Ceiling
 from .site import PHASES
+
+_EPS = 1e-9
 
 
 class Mode(StrEnum):
@@ -81,10 +86,16 @@ def decide(
     memory: AllocatorMemory,
     now: float,
     config: AllocatorConfig,
+    ceilings: Mapping[str, Ceiling] | None = None,
 ) -> Decision:
-    """The cycle's targets; ``headroom`` is None when there is no fresh meter data."""
+    """The cycle's targets; ``headroom`` is None when there is no fresh meter data.
+
+    ``ceilings`` (from the chargers' modes) only lower what a steered charger may
+    get; the fail-safe ignores them.
+    """
+    ceilings = ceilings or {}
     if headroom is not None:
-        return _allocate(chargers, headroom, memory, now, config)
+        return _allocate(chargers, headroom, memory, now, config, ceilings)
     if stale:
         return Decision(
             Mode.FAIL_SAFE,
@@ -99,7 +110,9 @@ def decide(
     return Decision(
         Mode.HOLD,
         {
-            c.spec.id: None if c.setpoint_a is None else min(c.setpoint_a, c.spec.max_a)
+            c.spec.id: None
+            if c.setpoint_a is None
+            else _under(c, min(c.setpoint_a, c.spec.max_a), ceilings.get(c.spec.id))
             for c in chargers
         },
         {c.spec.id: "limited" if c.enabled else State.DISABLED for c in chargers},
@@ -108,6 +121,17 @@ def decide(
         ),
         memory,
     )
+
+
+def _under(charger: ChargerInput, amps: float, ceiling: Ceiling | None) -> float:
+    """A held setpoint under its mode's ceiling: paused when that is below the
+    minimum of a charger that can pause."""
+    if ceiling is None or charger.account.reserve_a is not None:
+        return amps
+    spec = charger.spec
+    if ceiling.amps >= spec.min_a or not spec.can_pause:
+        return min(amps, max(ceiling.amps, spec.min_a))
+    return 0.0
 
 
 def _fail_safe(charger: ChargerInput) -> float:
@@ -123,6 +147,7 @@ def _allocate(
     memory: AllocatorMemory,
     now: float,
     config: AllocatorConfig,
+    ceilings: Mapping[str, Ceiling],
 ) -> Decision:
     config = replace(config, voltage_v=headroom.voltage_v)
     room = {p: float(headroom.available_a.get(p, 0.0)) for p in PHASES}
@@ -132,6 +157,7 @@ def _allocate(
     states: dict[str, str] = {}
     why: dict[str, str] = {}
     steered: list[tuple[ChargerSpec, ChargerStatus]] = []
+    capped: dict[str, Ceiling] = {}
     for charger in chargers:
         spec, acc = charger.spec, charger.account
         if acc.reserve_a is not None:
@@ -140,11 +166,19 @@ def _allocate(
             room_kw -= acc.reserve_a * spec.phases * config.voltage_v / 1000.0
             targets[spec.id], states[spec.id], why[spec.id] = _unsteered(charger)
             continue
+        connected = True if charger.connected is None else charger.connected
+        ceiling = ceilings.get(spec.id)
+        if connected and ceiling is not None and ceiling.amps < spec.max_a - _EPS:
+            capped[spec.id] = ceiling
+            if ceiling.amps >= spec.min_a or not spec.can_pause:
+                spec = replace(spec, max_a=max(ceiling.amps, spec.min_a))
+            else:
+                connected = False  # paused by its mode: left out like an empty socket
         steered.append(
             (
                 spec,
                 ChargerStatus(
-                    connected=True if charger.connected is None else charger.connected,
+                    connected=connected,
                     # Only a measurement that shows what the car does with its
                     # setpoint says it takes less (a slow sensor's 0 W from
                     # before a start does not).
@@ -168,6 +202,18 @@ def _allocate(
         states[spec.id] = allocation.reasons[spec.id].value
         why[spec.id] = allocation.explain.get(spec.id, "")
         limits[spec.id] = allocation.limits[spec.id].value
+        ceiling = capped.get(spec.id)
+        if ceiling is None or not (
+            targets[spec.id] == 0.0 or allocation.limits[spec.id] is Limit.MAXIMUM
+        ):
+            continue
+        if targets[spec.id] == 0.0 and ceiling.amps >= spec.min_a:
+            continue  # the room, not the mode, keeps it paused
+        states[spec.id] = (
+            Reason.PAUSED.value if targets[spec.id] == 0.0 else Reason.LIMITED.value
+        )
+        why[spec.id] = ceiling.why
+        limits[spec.id] = ceiling.limit.value
     # A charger left out this cycle keeps its memory (its turn, its start time).
     kept = AllocatorMemory({**memory.chargers, **allocation.memory.chargers})
     return Decision(Mode.ALLOCATE, targets, states, why, kept, limits)

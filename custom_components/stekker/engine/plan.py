@@ -33,6 +33,8 @@ SLOT_H: Final = 0.25
 _STAGE_TOL: Final = 1e-7
 # Less than this (kW) is solver noise, no charging.
 _ZERO_KW: Final = 1e-6
+# Weight of the solar stage's cost in the energy stage's run (see solve).
+_SOLAR_HINT: Final = 1e-2
 # HiGHS simplex strategies.
 _DUAL: Final = 1
 _PRIMAL: Final = 4
@@ -41,7 +43,6 @@ _DONE_TOL: Final = 1e-4
 _PHASES: Final = ("l1", "l2", "l3")
 
 type FloatArray = NDArray[np.float64]
-type IntArray = NDArray[np.int32]
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,11 +130,11 @@ def _validate(inp: PlanInput) -> int:
 class _Model:
     """The LP, built with numpy in column-wise form.
 
-    Columns: car powers (car by car, slot by slot); per car its energy; per
-    slot the cars' total power and the part of it taken from the surplus; the
-    largest relative shortfall; the rise of the month peak. Every stage's cost
-    and kept optimum is on the few aggregate columns, not on the powers: the
-    rows stay sparse and the simplex fast.
+    Columns: car powers (car by car, slot by slot); per slot the cars' total
+    power and the part of it taken from the surplus; the largest relative
+    shortfall; the rise of the month peak. The later stages' costs and kept
+    optima are on the few aggregate columns, not on the powers: the rows stay
+    sparse and the simplex fast.
     """
 
     def __init__(self, inp: PlanInput, n: int) -> None:
@@ -163,6 +164,7 @@ class _Model:
         starts = np.concatenate(([0], np.cumsum(slots)))
         t = np.arange(int(starts[-1])) - np.repeat(starts[:-1], slots)
         self.car_of = car
+        self.slot_of = t
         self.car_start = starts
         n_p = int(starts[-1])
         self.n_p = n_p
@@ -187,15 +189,14 @@ class _Model:
         r_peak = r_surplus + n
         n_row = r_peak + (n if self.capacity else 0)
         # Column blocks.
-        self.c_e = n_p
-        self.c_s = self.c_e + k
+        self.c_s = n_p
         self.c_u = self.c_s + n
         self.c_z = self.c_u + n
         self.c_q = self.c_z + 1
         self.n_col = self.c_q + (1 if self.capacity else 0)
 
-        # Power columns: slot total, phase(s), energy.
-        width = 2 + n_ph
+        # Power columns: slot total, phase(s), energy, fairness.
+        width = 3 + n_ph
         rows = np.zeros((n_p, width), np.int32)
         vals = np.zeros((n_p, width), np.float64)
         mask = np.ones((n_p, width), dtype=bool)
@@ -210,11 +211,10 @@ class _Model:
         else:
             rows[:, 1] = r_phase + t
             vals[:, 1] = 1.0
-        rows[:, -1] = r_energy + car
-        vals[:, -1] = hours[t]
-        # Energy columns: -1 in the car's energy row, 1/need in its fairness row.
-        e_rows = np.stack((r_energy + np.arange(k), r_fair + np.arange(k)), axis=1)
-        e_vals = np.stack((-np.ones(k), 1.0 / need), axis=1)
+        rows[:, -2] = r_energy + car
+        vals[:, -2] = hours[t]
+        rows[:, -1] = r_fair + car
+        vals[:, -1] = hours[t] / need[car]
         # Slot total columns: -1 in the slot's sum and surplus rows, 1 in peak.
         s_rows = [r_sum + np.arange(n), r_surplus + np.arange(n)]
         s_vals = [-np.ones(n), -np.ones(n)]
@@ -225,21 +225,18 @@ class _Model:
 
         index = [
             rows[mask],
-            e_rows.ravel(),
             np.stack(s_rows, axis=1).ravel(),
             r_surplus + np.arange(n),  # u
             r_fair + np.arange(k),  # z
         ]
         value = [
             vals[mask],
-            e_vals.ravel(),
             np.stack(s_vals, axis=1).ravel(),
             np.ones(n),
             np.ones(k),
         ]
         count = [
             mask.sum(axis=1),
-            np.full(k, 2),
             np.full(n, s_width),
             np.ones(n, np.int64),
             np.array([k]),
@@ -256,7 +253,6 @@ class _Model:
         col_upper = np.concatenate(
             (
                 self.max_kw[car],
-                need,
                 np.maximum(0.0, limit - base),
                 self.surplus,
                 [1.0],
@@ -270,8 +266,8 @@ class _Model:
         row_lower[r_sum : r_sum + n] = 0.0
         row_upper[r_sum : r_sum + n] = 0.0
         row_upper[r_phase : r_phase + n_ph * n] = np.repeat(phase_room, n_ph)
-        row_lower[r_energy : r_energy + k] = 0.0
-        row_upper[r_energy : r_energy + k] = 0.0
+        row_upper[r_energy : r_energy + k] = need
+        self.r_energy = r_energy
         # Fairness rows (e / need + z >= 1) stay free until a shortfall is
         # shared: the start (all zero) is then feasible.
         self.r_fair = r_fair
@@ -279,48 +275,60 @@ class _Model:
         if self.capacity:
             row_upper[r_peak : r_peak + n] = max(0.0, inp.month_peak_kw) - base
 
-        lp = highspy.HighsLp()
-        lp.num_col_ = self.n_col
-        lp.num_row_ = n_row
-        lp.col_cost_ = np.zeros(self.n_col)
-        lp.col_lower_ = col_lower
-        lp.col_upper_ = col_upper
-        lp.row_lower_ = row_lower
-        lp.row_upper_ = row_upper
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.num_col_ = self.n_col
-        lp.a_matrix_.num_row_ = n_row
-        lp.a_matrix_.start_ = a_start.astype(np.int32)
-        lp.a_matrix_.index_ = np.concatenate(index).astype(np.int32)
-        lp.a_matrix_.value_ = np.concatenate(value).astype(np.float64)
+        a_index = np.concatenate(index).astype(np.int32)
         h = highspy.Highs()  # type: ignore[no-untyped-call]
         h.setOptionValue("output_flag", False)
         h.setOptionValue("presolve", "off")
-        if h.passModel(lp) != highspy.HighsStatus.kOk:
+        # The array form: numpy buffers go in without a per-element copy.
+        status = h.passModel(
+            self.n_col,
+            n_row,
+            len(a_index),
+            int(highspy.MatrixFormat.kColwise),
+            int(highspy.ObjSense.kMinimize),
+            0.0,
+            np.zeros(self.n_col),
+            col_lower,
+            col_upper,
+            row_lower,
+            row_upper,
+            a_start[:-1].astype(np.int32),
+            a_index,
+            np.concatenate(value).astype(np.float64),
+            np.zeros(self.n_col, np.int32),  # every column continuous
+        )
+        if status != highspy.HighsStatus.kOk:
             raise RuntimeError("plan LP: HiGHS refused the model")
         self.highs = h
 
     def solve(self) -> FloatArray:
         """The stages in order; the car powers of the last.
 
-        A stage's optimum is kept as a row over its few aggregate columns; when
-        every need is met, each car's energy column gets its energy as lower
-        bound instead, and the fair share bounds its one column. Should a
-        later stage fail on numerics, the last optimum stands: it keeps every
-        limit and the earlier goals, only the later ones are not pursued.
+        A stage's optimum is kept as a row over its aggregate columns; when
+        every need is met, each car's energy row gets its energy as lower bound
+        instead, and the fair share bounds its one column. Should a later stage
+        fail on numerics, the last optimum stands: it keeps every limit and the
+        earlier goals, only the later ones are not pursued.
         """
         if self.n_p == 0:
             return np.zeros(0)
         h = self.highs
         n, k = self.n, len(self.need)
-        energy = slice(self.c_e, self.c_e + k)
         total = slice(self.c_s, self.c_s + n)
         cost = np.zeros(self.n_col)
-        cost[energy] = -1.0
-        x = self._run(cost, _DUAL)
+        cost[: self.n_p] = -self.hours[self.slot_of]
+        # A hint of the solar stage saves a quarter of the simplex iterations
+        # over both stages. It cannot cost energy: a kWh given up frees room
+        # for at most 3 kWh of surplus (a 1-phase car's room on a phase taken
+        # by a 3-phase car), worth 3 x _SOLAR_HINT < 1 kWh here.
+        hint = np.zeros(self.n_col)
+        hint[self.c_u : self.c_u + n] = -_SOLAR_HINT * self.hours
+        x = self._run(cost + hint, _DUAL)
         if x is None:  # all zero is always feasible, the energy bounded
             raise RuntimeError("plan LP: no optimum for the delivered energy")
-        per_car = x[energy]
+        per_car = np.bincount(
+            self.car_of, weights=-cost[: self.n_p] * x[: self.n_p], minlength=k
+        )
         # Strategies as measured fastest: the energy and cost stages move
         # much (dual), the solar and earliest stages little (primal).
         stages: list[tuple[FloatArray, int]] = []
@@ -328,10 +336,13 @@ class _Model:
             lower = np.minimum(per_car, self.need) - _STAGE_TOL * np.maximum(
                 1.0, self.need
             )
-            cols = np.arange(self.c_e, self.c_e + k, dtype=np.int32)
-            h.changeColsBounds(k, cols, lower, self.need)
+            for j in range(k):
+                h.changeRowBounds(self.r_energy + j, lower[j], self.need[j])
         else:
-            self._keep(cost, x)
+            # The delivered energy is the slot totals' energy: a short row.
+            delivered = np.zeros(self.n_col)
+            delivered[total] = -self.hours
+            self._keep(delivered, x)
             for j in range(k):
                 h.changeRowBounds(self.r_fair + j, 1.0, highspy.kHighsInf)
             cost = np.zeros(self.n_col)

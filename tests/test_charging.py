@@ -1,0 +1,487 @@
+"""Charging modes and needs through Home Assistant: entities, actions, restarts."""
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.core import HomeAssistant, State
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.util import dt as dt_util
+from pytest_homeassistant_custom_component.common import (
+    mock_restore_cache,
+    mock_restore_cache_with_extra_data,
+)
+
+from custom_components.stekker.balancer import Charger
+from custom_components.stekker.charging import ChargingState
+from custom_components.stekker.const import DOMAIN
+from custom_components.stekker.diagnostics import async_get_config_entry_diagnostics
+from custom_components.stekker.engine.modes import ChargeMode
+from simsite.cars import Car
+from simsite.site import SimulatedSite
+
+from .closed_loop import Loop, closed_loop, entity_charger, follow_clock
+
+START = datetime.fromisoformat("2026-06-01T10:00:00+00:00")
+PLUG = "binary_sensor.car_plugged"
+
+
+def flat(_seconds: float) -> tuple[float, float, float]:
+    return (1000.0, 1000.0, 1000.0)
+
+
+def one_car() -> tuple[SimulatedSite, dict[str, dict[str, Any]]]:
+    site = SimulatedSite(flat, {"Car": Car("car")}, start_s=10 * 3600.0)
+    return site, {"Car": entity_charger("Car", status_entity=PLUG)}
+
+
+def the_charger(loop: Loop) -> Charger:
+    (charger,) = loop.entry.runtime_data.balancer.chargers.values()
+    return charger
+
+
+def device_id(hass: HomeAssistant, loop: Loop) -> str:
+    device = dr.async_get(hass).async_get_device_by_identifier(
+        (DOMAIN, the_charger(loop).spec.id), loop.entry.entry_id
+    )
+    assert device is not None
+    return device.id
+
+
+async def call(hass: HomeAssistant, service: str, **data: Any) -> Any:
+    return await hass.services.async_call(
+        DOMAIN,
+        service,
+        data,
+        blocking=True,
+        return_response=service == "get_plan",
+    )
+
+
+@pytest.fixture
+def plugged(hass: HomeAssistant) -> None:
+    hass.states.async_set(PLUG, "on")
+
+
+@pytest.mark.usefixtures("plugged")
+async def test_entities_start_at_the_defaults(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to(START)
+    site, chargers = one_car()
+    async with closed_loop(hass, site, chargers, grid="total") as loop:
+        loop.on_cycle.append(follow_clock(freezer, fire=True))
+        await loop.cycle()
+        assert hass.states.get("select.car_charging_mode").state == "fast"
+        assert hass.states.get("time.car_departure").state == "07:30:00"
+        assert hass.states.get("number.car_energy_need").state == "20.0"
+        # Fast: not planned, nothing to show.
+        assert hass.states.get("sensor.car_planned_power").state == "unknown"
+        assert hass.states.get("binary_sensor.car_will_not_make_it").state == "off"
+        assert hass.states.get("sensor.office_planned_charging_energy_next_24_h")
+        assert hass.states.get("calendar.office_charging_plan").state == "off"
+
+
+@pytest.mark.usefixtures("plugged")
+async def test_a_planned_car_is_planned_and_shown(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to(START)
+    site, chargers = one_car()
+    async with closed_loop(hass, site, chargers, grid="total") as loop:
+        loop.on_cycle.append(follow_clock(freezer, fire=True))
+        await hass.services.async_call(
+            "time",
+            "set_value",
+            {"entity_id": "time.car_departure", "time": "18:00:00"},
+            blocking=True,
+        )
+        await hass.services.async_call(
+            "select",
+            "select_option",
+            {"entity_id": "select.car_charging_mode", "option": "planned"},
+            blocking=True,
+        )
+        await loop.cycle(2)  # the planner's debounce
+        # 20 kWh at 11.04 kW (16 A on three phases): 1.81 h from 10:00, as early
+        # as it can.
+        plan = loop.entry.runtime_data.planner.current
+        assert plan is not None
+        made_at = plan.made_at  # a second or two after 10:00, once debounced
+        power = hass.states.get("sensor.car_planned_power")
+        assert float(power.state) == pytest.approx(11.04, abs=0.01)
+        assert power.attributes["plan"][0] == {
+            "start": dt_util.as_local(made_at).isoformat(),
+            "power_kw": pytest.approx(11.04, abs=0.01),
+        }
+        # 20 kWh less the little counted in the cycles after the car was planned.
+        assert power.attributes["need_kwh"] == pytest.approx(20.0, abs=0.01)
+        assert float(
+            hass.states.get("sensor.car_expected_energy_at_departure").state
+        ) == pytest.approx(20.0, abs=0.01)
+        done = dt_util.parse_datetime(
+            hass.states.get("sensor.car_expected_completion").state
+        )
+        assert done == START + timedelta(hours=2)  # the end of the slot it ends in
+        assert float(
+            hass.states.get("sensor.office_planned_charging_energy_next_24_h").state
+        ) == pytest.approx(20.0, abs=0.01)
+        events = await hass.services.async_call(
+            "calendar",
+            "get_events",
+            {
+                "entity_id": "calendar.office_charging_plan",
+                "start_date_time": START.isoformat(),
+                "end_date_time": (START + timedelta(days=1)).isoformat(),
+            },
+            blocking=True,
+            return_response=True,
+        )
+        (event,) = events["calendar.office_charging_plan"]["events"]
+        assert event["summary"] == "Car: 20.0 kWh"
+        assert dt_util.parse_datetime(event["start"]) == made_at
+        assert dt_util.parse_datetime(event["end"]) == START + timedelta(hours=2)
+        assert hass.states.get("calendar.office_charging_plan").state == "on"
+        response = await call(hass, "get_plan", entity_id="select.car_charging_mode")
+        (site_plan,) = response["sites"]
+        (car,) = site_plan["chargers"]
+        assert car["charger"] == "Car"
+        assert car["energy_kwh"] == pytest.approx(20.0, abs=0.01)
+        # 18:00 in the test's time zone (UTC-7) is 01:00 UTC the next day.
+        assert car["departure"] == "2026-06-02T01:00:00+00:00"
+        everything = await call(hass, "get_plan")
+        assert everything == response
+
+
+@pytest.mark.usefixtures("plugged")
+async def test_a_need_that_cannot_be_met_is_said(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to(START)
+    site, chargers = one_car()
+    async with closed_loop(hass, site, chargers, grid="total") as loop:
+        loop.on_cycle.append(follow_clock(freezer, fire=True))
+        charger = the_charger(loop)
+        await call(
+            hass,
+            "set_charging_need",
+            device_id=device_id(hass, loop),
+            energy_kwh=30.0,
+            departure=(START + timedelta(hours=1)).isoformat(),
+        )
+        assert charger.charging.mode is ChargeMode.PLANNED
+        assert hass.states.get("select.car_charging_mode").state == "planned"
+        # One hour at 11.04 kW: 18.96 kWh short of 30.
+        sensor = hass.states.get("binary_sensor.car_will_not_make_it")
+        assert sensor.state == "on"
+        assert sensor.attributes["shortfall_kwh"] == pytest.approx(18.96, abs=0.01)
+        issue_id = f"{loop.entry.entry_id}_plan_shortfall_{charger.spec.id}"
+        issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
+        assert issue is not None
+        assert issue.translation_placeholders["shortfall"] == "19.0"
+        assert issue.translation_placeholders["need"] == "30.0"
+        await call(hass, "clear_charging_need", entity_id="select.car_charging_mode")
+        assert charger.charging.once_kwh is None
+        assert hass.states.get("binary_sensor.car_will_not_make_it").state == "off"
+        assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+
+
+@pytest.mark.usefixtures("plugged")
+async def test_a_target_soc_becomes_an_energy_and_a_need_ends_when_the_car_leaves(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to(START)
+    hass.states.async_set("sensor.car_soc", "35", {"unit_of_measurement": "%"})
+    site, chargers = one_car()
+    async with closed_loop(hass, site, chargers, grid="total") as loop:
+        loop.on_cycle.append(follow_clock(freezer, fire=True))
+        await loop.cycle()
+        charger = the_charger(loop)
+        await call(
+            hass,
+            "set_charging_need",
+            entity_id="number.car_energy_need",
+            target_soc=80,
+            battery_kwh=60,
+            soc_entity="sensor.car_soc",
+            departure="2026-06-01T13:00:00",  # local (UTC-7): 20:00 UTC
+        )
+        assert charger.charging.once_departure == datetime.fromisoformat(
+            "2026-06-01T20:00:00+00:00"
+        )
+        # (80 - 35) % of 60 kWh.
+        assert charger.charging.remaining_kwh(dt_util.utcnow()) == pytest.approx(27.0)
+        plan = loop.entry.runtime_data.planner.current
+        assert plan is not None
+        assert plan.cars[charger.spec.id].need_kwh == pytest.approx(27.0)
+        hass.states.async_set(PLUG, "off")
+        await loop.cycle()
+        assert charger.charging.once_kwh is None
+        assert charger.charging.once_departure is None
+        await loop.cycle(2)  # the planner's debounce
+        # Gone from the plan: it plans only cars that may be plugged in.
+        plan = loop.entry.runtime_data.planner.current
+        assert plan is not None
+        assert plan.cars == {}
+
+
+@pytest.mark.usefixtures("plugged")
+async def test_charge_now_runs_fast_until_its_time(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to(START)
+    site, chargers = one_car()
+    quick = {"hysteresis_s": 2.0, "min_write_interval_s": 2.0, "ramp_step_a": 10.0}
+    async with closed_loop(hass, site, chargers, grid="total", options=quick) as loop:
+        loop.on_cycle.append(follow_clock(freezer, fire=True))
+        charger = the_charger(loop)
+        await hass.services.async_call(
+            "select",
+            "select_option",
+            {"entity_id": "select.car_charging_mode", "option": "off"},
+            blocking=True,
+        )
+        await call(
+            hass,
+            "charge_now",
+            device_id=device_id(hass, loop),
+            until=(START + timedelta(minutes=10)).isoformat(),
+        )
+        now = dt_util.utcnow()
+        assert charger.charging.effective_mode(now) is ChargeMode.FAST
+        await loop.cycle(8)
+        assert site.history[-1].setpoints_a["Car"] == 16.0
+        freezer.tick(timedelta(minutes=11))
+        await loop.cycle(2)
+        assert site.history[-1].setpoints_a["Car"] == 0.0
+        assert charger.charging.now_until is None
+        # Charge now until an energy is in.
+        await call(hass, "charge_now", device_id=device_id(hass, loop), energy_kwh=0.1)
+        await loop.cycle(40)  # 11 kW for 33 s and a ramp
+        assert site.history[-1].setpoints_a["Car"] == 0.0
+        assert charger.charging.now_kwh is None
+
+
+BAD_CALLS: list[tuple[str, dict[str, Any], str]] = [
+    (
+        "set_charging_need",
+        {"energy_kwh": 5, "departure": "2026-06-02T07:00:00"},
+        "charger_required",
+    ),
+    (
+        "set_charging_need",
+        {
+            "entity_id": "sensor.unknown_thing",
+            "energy_kwh": 5,
+            "departure": "2026-06-02T07:00:00",
+        },
+        "charger_not_found",
+    ),
+    (
+        "set_charging_need",
+        {"entity_id": "select.car_charging_mode", "departure": "2026-06-02T07:00:00"},
+        "need_required",
+    ),
+    (
+        "set_charging_need",
+        {
+            "entity_id": "select.car_charging_mode",
+            "energy_kwh": 5,
+            "target_soc": 80,
+            "departure": "2026-06-02T07:00:00",
+        },
+        "need_required",
+    ),
+    (
+        "set_charging_need",
+        {
+            "entity_id": "select.car_charging_mode",
+            "energy_kwh": 5,
+            "departure": "2026-06-01T09:00:00+00:00",
+        },
+        "time_passed",
+    ),
+    (
+        "set_charging_need",
+        {
+            "entity_id": "select.car_charging_mode",
+            "target_soc": 80,
+            "departure": "2026-06-02T07:00:00",
+        },
+        "soc_needs_battery",
+    ),
+    (
+        "set_charging_need",
+        {
+            "entity_id": "select.car_charging_mode",
+            "target_soc": 80,
+            "battery_kwh": 60,
+            "soc_entity": "sensor.car_soc",
+            "departure": "2026-06-02T07:00:00",
+        },
+        "soc_unavailable",
+    ),
+    ("charge_now", {"entity_id": "select.car_charging_mode"}, "charge_now_needs_end"),
+    (
+        "charge_now",
+        {"entity_id": "select.car_charging_mode", "until": "2026-06-01T09:00:00+00:00"},
+        "time_passed",
+    ),
+    ("get_plan", {"device_id": "nope"}, "charger_not_found"),
+]
+
+
+@pytest.mark.usefixtures("plugged")
+async def test_bad_calls_raise_translated_errors_and_change_nothing(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to(START)
+    hass.states.async_set("sensor.car_soc", "unavailable")
+    site, chargers = one_car()
+    async with closed_loop(hass, site, chargers, grid="total") as loop:
+        loop.on_cycle.append(follow_clock(freezer, fire=True))
+        charger = the_charger(loop)
+        before = charger.charging.as_dict(), charger.charging.mode
+        for service, data, key in BAD_CALLS:
+            with pytest.raises(ServiceValidationError) as err:
+                await call(hass, service, **data)
+            assert err.value.translation_key == key, service
+            assert err.value.translation_domain == DOMAIN
+            # The message is the translated one, not the key.
+            assert str(err.value) and key not in str(err.value)
+            assert (charger.charging.as_dict(), charger.charging.mode) == before
+
+
+async def test_restart_restores_modes_and_needs(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to(START)
+    departure = "2026-06-01T22:00:00+00:00"
+    mock_restore_cache_with_extra_data(
+        hass,
+        [
+            (
+                State("select.car_charging_mode", "planned"),
+                {
+                    "once_kwh": 12.0,
+                    "once_departure": departure,
+                    "now_until": None,
+                    "now_kwh": None,
+                    "session_kwh": 2.0,
+                    "now_from_kwh": 0.0,
+                    "plugged": True,
+                },
+            ),
+            (State("time.car_departure", "06:45:00"), {}),
+            (
+                State("number.car_energy_need", "35.0"),
+                {
+                    "native_max_value": 200.0,
+                    "native_min_value": 0.0,
+                    "native_step": 0.5,
+                    "native_unit_of_measurement": "kWh",
+                    "native_value": 35.0,
+                },
+            ),
+        ],
+    )
+    hass.states.async_set(PLUG, "on")
+    site, chargers = one_car()
+    async with closed_loop(hass, site, chargers, grid="total") as loop:
+        loop.on_cycle.append(follow_clock(freezer, fire=True))
+        charging = the_charger(loop).charging
+        assert charging.mode is ChargeMode.PLANNED
+        assert charging.need_kwh == 35.0
+        assert charging.departure.isoformat() == "06:45:00"
+        assert charging.once_departure == dt_util.parse_datetime(departure)
+        # 12 kWh asked, 2 in before the restart.
+        assert charging.remaining_kwh(dt_util.utcnow()) == pytest.approx(10.0)
+        assert hass.states.get("time.car_departure").state == "06:45:00"
+        assert hass.states.get("select.car_charging_mode").state == "planned"
+        plan = loop.entry.runtime_data.planner.current
+        assert plan is not None
+        assert plan.cars[the_charger(loop).spec.id].need_kwh == pytest.approx(10.0)
+        diagnostics = await async_get_config_entry_diagnostics(hass, loop.entry)
+        (shown,) = diagnostics["balancer"]["chargers"]
+        assert shown["charging"]["mode"] == "planned"
+        assert shown["charging"]["departure"] == "06:45:00"
+        assert shown["charging"]["once_kwh"] == 12.0
+
+
+async def test_restore_of_unknown_states_keeps_the_defaults(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to(START)
+    mock_restore_cache(
+        hass,
+        [
+            State("time.car_departure", "unknown"),
+            State("select.car_charging_mode", "unavailable"),
+        ],
+    )
+    site, chargers = one_car()
+    async with closed_loop(hass, site, chargers, grid="total") as loop:
+        loop.on_cycle.append(follow_clock(freezer, fire=True))
+        charging = the_charger(loop).charging
+        assert charging.mode is ChargeMode.FAST
+        assert charging.departure.isoformat() == "07:30:00"
+
+
+@pytest.mark.usefixtures("plugged")
+async def test_a_departure_time_already_passed_today_is_tomorrows(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to(START)  # 03:00 in the test's time zone (UTC-7)
+    site, chargers = one_car()
+    async with closed_loop(hass, site, chargers, grid="total") as loop:
+        loop.on_cycle.append(follow_clock(freezer, fire=True))
+        await hass.services.async_call(
+            "time",
+            "set_value",
+            {"entity_id": "time.car_departure", "time": "01:00:00"},
+            blocking=True,
+        )
+        await hass.services.async_call(
+            "select",
+            "select_option",
+            {"entity_id": "select.car_charging_mode", "option": "planned"},
+            blocking=True,
+        )
+        await loop.cycle(2)
+        response = await call(hass, "get_plan")
+        (car,) = response["sites"][0]["chargers"]
+        assert car["departure"] == "2026-06-02T08:00:00+00:00"
+        # Lowering the user's maximum plans again: 10 A on three phases.
+        await hass.services.async_call(
+            "number",
+            "set_value",
+            {"entity_id": "number.car_maximum_current", "value": 10},
+            blocking=True,
+        )
+        await loop.cycle(2)
+        response = await call(hass, "get_plan")
+        (car,) = response["sites"][0]["chargers"]
+        assert car["slots"][0]["power_kw"] == pytest.approx(6.9)
+
+
+def test_a_passed_departure_starts_a_new_need_without_a_plug_sensor() -> None:
+    """A charger that cannot tell when a car leaves: the usual need comes back
+    once the departure has passed, so tomorrow's car is planned too."""
+    charging = ChargingState(need_kwh=20.0)
+    morning = datetime.fromisoformat("2026-06-01T18:00:00+00:00")  # 11:00 local
+    charging.observe(None, 0.0, morning)
+    due = charging.due
+    assert due == datetime.fromisoformat("2026-06-02T14:30:00+00:00")  # 07:30 local
+    charging.observe(None, 20.0, morning + timedelta(hours=8))
+    assert charging.remaining_kwh(morning) == 0.0
+    charging.set_need(5.0, due - timedelta(hours=1))
+    assert charging.once_kwh == 25.0
+    # The departure passes: a new session, the one-off need gone.
+    assert charging.observe(None, 0.0, due + timedelta(seconds=1))
+    assert charging.session_kwh == 0.0
+    assert charging.once_kwh is None
+    assert charging.remaining_kwh(due) == 20.0
+    assert charging.due == due + timedelta(days=1)

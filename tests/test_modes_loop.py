@@ -1,0 +1,202 @@
+"""Closed loop: charging modes through the real integration on a simulated site.
+
+A planned car follows its plan slot by slot, a solar car follows the surplus,
+an off car stays paused; none ever above the live headroom.
+"""
+
+from datetime import datetime, timedelta
+
+import pytest
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.core import HomeAssistant
+from pytest_homeassistant_custom_component.common import async_fire_time_changed
+
+from simsite.cars import Car
+from simsite.site import SimulatedSite
+
+from .closed_loop import closed_loop, entity_charger, follow_clock
+
+START = datetime.fromisoformat("2026-06-01T10:00:00+00:00")
+FUSE_A = 40.0
+V = 230.0
+
+
+class FlatLoad:
+    """A building drawing ``watts`` per phase (negative: the solar exports)."""
+
+    def __init__(self, watts: float) -> None:
+        self.watts = watts
+
+    def __call__(self, _seconds: float) -> tuple[float, float, float]:
+        return (self.watts, self.watts, self.watts)
+
+
+FAST = {
+    "hysteresis_s": 2.0,
+    "min_write_interval_s": 2.0,
+    "ramp_step_a": 4.0,
+    "margin_kw": 0.5,
+}
+
+
+async def set_mode(hass: HomeAssistant, slug: str, mode: str) -> None:
+    await hass.services.async_call(
+        "select",
+        "select_option",
+        {"entity_id": f"select.{slug}_charging_mode", "option": mode},
+        blocking=True,
+    )
+
+
+async def settle(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> None:
+    """Let the planner's debounce pass: changes in a burst give one plan."""
+    freezer.tick(timedelta(seconds=2))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+
+
+def energy_kwh(site: SimulatedSite, name: str, start: float, end: float) -> float:
+    """What the car drew between two loop times."""
+    return sum(
+        s.draws_a[name] * 3 * V * s.dt_s / 3_600_000.0
+        for s in site.history
+        if start < s.time_s <= end
+    )
+
+
+async def test_a_planned_car_follows_its_plan(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """A GTV that leaves the car 8.2 kW: the plan gives it that per slot until its
+    5 kWh are in. The live headroom converts kW to current at the highest grid
+    voltage (253 V), so the car gets a little less than planned; each quarter's
+    replan asks for what is left, and the need is in by the fourth quarter."""
+    freezer.move_to(START)
+    # Building 2 kW per phase (6 kW); GTV 14.7 - margin 0.5: 8.2 kW for the car.
+    site = SimulatedSite(FlatLoad(2000.0), {"Car": Car("car")}, start_s=10 * 3600.0)
+    site_data = {"gtv_kw": 14.7, "phases": 3, "fuse_a": FUSE_A, "voltage_v": V}
+    async with closed_loop(
+        hass,
+        site,
+        {"Car": entity_charger("Car")},
+        site_data=site_data,
+        options=FAST,
+        grid="currents",
+    ) as loop:
+        loop.dt_s = 5.0
+        loop.on_cycle.append(follow_clock(freezer, fire=True))
+        await hass.services.async_call(
+            "number",
+            "set_value",
+            {"entity_id": "number.car_energy_need", "value": 5.0},
+            blocking=True,
+        )
+        await set_mode(hass, "car", "planned")
+        await settle(hass, freezer)
+        planner = loop.entry.runtime_data.planner
+        plan = planner.current
+        assert plan is not None
+        (charger_id,) = plan.cars
+        car = plan.cars[charger_id]
+        slot0 = car.plan.power_kw[0]
+        start, end = plan.bounds[0]
+        hours = (end - start).total_seconds() / 3600
+        assert slot0 == pytest.approx(8.2, abs=0.05)
+        assert car.plan.energy_kwh == pytest.approx(5.0)
+        t0 = loop.time_s
+        await loop.cycle(int(hours * 3600 / loop.dt_s))
+        got = energy_kwh(site, "Car", t0, loop.time_s)
+        # Never more than the slot's plan; the live limit (the GTV's kW as current
+        # at 253 V, on the number's 1 A grid) keeps it somewhat below.
+        assert 0.7 * slot0 * hours <= got <= slot0 * hours + 0.01
+        charger = loop.entry.runtime_data.balancer.chargers[charger_id]
+        assert charger.limited_by == "gtv"
+        running = [s.setpoints_a["Car"] for s in site.history if s.time_s > t0]
+        assert max(running) <= slot0 * 1000 / (3 * V)
+        assert site.longest_run_above(phase_a=FUSE_A, power_w=14_700.0) == 0
+        # Each quarter's replan plans what is left; all 5 kWh are in by 11:00.
+        await loop.cycle(int(2700 / loop.dt_s))
+        total = energy_kwh(site, "Car", t0, loop.time_s)
+        assert total == pytest.approx(5.0, abs=0.05)
+        assert site.history[-1].setpoints_a["Car"] == 0.0
+        assert charger.limited_by == "plan"
+        assert site.longest_run_above(phase_a=FUSE_A, power_w=14_700.0) == 0
+
+
+async def test_a_small_plan_runs_at_six_amps_until_its_energy_is_in(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """1 kWh in the first quarter is 4 kW on average, under the 6 A minimum of a
+    three-phase car (4.14 kW): it runs at 6 A until the kWh is in, then pauses."""
+    freezer.move_to(START)
+    site = SimulatedSite(FlatLoad(1000.0), {"Car": Car("car")}, start_s=10 * 3600.0)
+    site_data = {"gtv_kw": 50.0, "phases": 3, "fuse_a": FUSE_A, "voltage_v": V}
+    async with closed_loop(
+        hass,
+        site,
+        {"Car": entity_charger("Car")},
+        site_data=site_data,
+        options=FAST,
+        grid="total",
+    ) as loop:
+        loop.dt_s = 5.0
+        loop.on_cycle.append(follow_clock(freezer))
+        await hass.services.async_call(
+            "number",
+            "set_value",
+            {"entity_id": "number.car_energy_need", "value": 1.0},
+            blocking=True,
+        )
+        await set_mode(hass, "car", "planned")
+        await settle(hass, freezer)
+        plan = loop.entry.runtime_data.planner.current
+        assert plan is not None
+        (car,) = plan.cars.values()
+        start, end = plan.bounds[0]
+        hours = (end - start).total_seconds() / 3600
+        assert car.plan.power_kw[0] * hours == pytest.approx(1.0, abs=1e-3)
+        t0 = loop.time_s
+        await loop.cycle(int(hours * 3600 / loop.dt_s) - 1)
+        assert energy_kwh(site, "Car", t0, loop.time_s) == pytest.approx(1.0, abs=0.05)
+        running = [s.setpoints_a["Car"] for s in site.history if s.time_s > t0]
+        # Never between 0 and 6 A, never above 6 A here, and paused at the end.
+        assert all(a == 0.0 or a == 6.0 for a in running)
+        assert running[-1] == 0.0
+
+
+async def test_a_solar_car_follows_the_surplus_and_an_off_car_stays_paused(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to(START)
+    load = FlatLoad(-3000.0)  # 9 kW exported
+    site = SimulatedSite(
+        load, {"Sun": Car("sun"), "Off": Car("off")}, start_s=10 * 3600.0
+    )
+    chargers = {"Sun": entity_charger("Sun"), "Off": entity_charger("Off")}
+    async with closed_loop(hass, site, chargers, options=FAST, grid="total") as loop:
+        loop.on_cycle.append(follow_clock(freezer))
+        await set_mode(hass, "sun", "solar")
+        await set_mode(hass, "off", "off")
+        await settle(hass, freezer)
+        await loop.cycle(30)
+        # Not yet: the surplus has to last 60 s.
+        assert site.history[-1].setpoints_a["Sun"] == 0.0
+        await loop.cycle(60)
+        # 9 kW surplus (its own draw counted back in): 9000 / 690 = 13.0 A.
+        sun = site.history[-1].setpoints_a["Sun"]
+        assert sun == pytest.approx(9000 / (3 * V), abs=1.0)
+        # The grid now stays near zero: the car takes the surplus, not the grid.
+        assert abs(site.grid_power_w()) < 1000.0
+        # A cloud: only 1 kW exported without the car. It runs at 6 A for 120 s,
+        # then stops.
+        load.watts = -333.0
+        await loop.cycle(60)
+        assert site.history[-1].setpoints_a["Sun"] == 6.0
+        await loop.cycle(70)
+        assert site.history[-1].setpoints_a["Sun"] == 0.0
+        assert all(s.setpoints_a["Off"] == 0.0 for s in site.history)
+        states = loop.entry.runtime_data.balancer.chargers
+        assert {c.name: c.limited_by for c in states.values()} == {
+            "Sun": "solar",
+            "Off": "mode",
+        }
