@@ -40,10 +40,14 @@ CARDS = {
     "Flat 3C": "0451E9A3BC7D82",
 }
 
-# One day at the complex: home at night, a few visits in the day.
+# One day at the complex: home at night, visits in the day. The demo starts at 16:00
+# of this day: the afternoon's visitors leave, then everyone comes home.
 DAY = (
-    Visit("carport_left", 18.0, 7.5, "Hatchback", soc=0.3, lag_cycles=4),
     Visit("carport_left", 10.0, 11.5, "Delivery van", soc=0.5, target_soc=0.7),
+    Visit("carport_left", 15.25, 16.5, "Visitor", soc=0.45, target_soc=0.6),
+    Visit("carport_left", 17.0, 7.5, "Hatchback", soc=0.3, lag_cycles=4),
+    Visit("carport_right", 12.0, 14.0, "Visitor", soc=0.4, phases=1, lag_cycles=3),
+    Visit("carport_right", 14.5, 16.75, "Neighbour", soc=0.5, phases=1),
     Visit(
         "carport_right",
         17.5,
@@ -56,13 +60,9 @@ DAY = (
         max_a=32.0,
         lag_cycles=6,
     ),
-    Visit("carport_right", 12.0, 14.0, "Visitor", soc=0.4, phases=1, lag_cycles=3),
-    Visit("garage_1", 19.0, 7.0, "Estate", soc=0.35),
     Visit("garage_1", 8.5, 9.5, "Compact", soc=0.6, battery_kwh=40.0, lag_cycles=2),
     Visit("garage_1", 15.0, 16.5, "Compact", soc=0.5, battery_kwh=40.0),
-    Visit(
-        "garage_2", 20.0, 7.75, "SUV", soc=0.25, id_tag=CARDS["Flat 1A"], lag_cycles=5
-    ),
+    Visit("garage_1", 18.0, 7.0, "Estate", soc=0.35),
     Visit(
         "garage_2",
         8.25,
@@ -73,7 +73,10 @@ DAY = (
         id_tag=CARDS["Flat 2B"],
     ),
     Visit(
-        "garage_2", 13.0, 17.0, "Saloon", soc=0.3, max_a=32.0, id_tag=CARDS["Flat 3C"]
+        "garage_2", 13.0, 16.75, "Saloon", soc=0.3, max_a=32.0, id_tag=CARDS["Flat 3C"]
+    ),
+    Visit(
+        "garage_2", 17.25, 7.75, "SUV", soc=0.25, id_tag=CARDS["Flat 1A"], lag_cycles=5
     ),
 )
 
@@ -171,8 +174,8 @@ def main() -> None:
     parser.add_argument(
         "--start-hour",
         type=float,
-        default=7.0,
-        help="the hour of the cars' day at start (7: the morning departures)",
+        default=16.0,
+        help="the hour of the cars' day at start (16: visitors leave, residents come home)",
     )
     asyncio.run(serve(parser.parse_args()))
 
