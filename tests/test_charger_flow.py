@@ -426,3 +426,55 @@ async def test_a_charger_that_answers_with_an_exception_was_reached(
     assert placeholders["unit_id"] == "3"
     assert placeholders["code"].isdigit()
     assert entry.subentries == {}
+
+
+async def test_id_tag_and_energy_sensors_are_optional_and_can_be_cleared(
+    hass: HomeAssistant,
+) -> None:
+    """A charger may name where its integration reports the session's id tag
+    and its energy counter; a charger saved without them stays valid."""
+    entry = site_entry()
+    entry.add_to_hass(hass)
+    await template_numbers(hass, ["ocpp"])
+    flow_id = await open_flow(hass, entry.entry_id, "entity")
+    await hass.config_entries.subentries.async_configure(
+        flow_id,
+        {
+            "name": "Carport",
+            "number_entity": "number.ocpp_max_current",
+            "energy_entity": "sensor.ocpp_energy",
+            "id_tag_entity": "sensor.ocpp_id_tag",
+            **LIMITS,
+        },
+    )
+    await hass.config_entries.subentries.async_configure(
+        flow_id, {"next_step_id": "save"}
+    )
+    await hass.async_block_till_done()
+    (charger,) = entry.get_subentries_of_type(SUBENTRY_CHARGER)
+    assert charger.data["energy_entity"] == "sensor.ocpp_energy"
+    assert charger.data["id_tag_entity"] == "sensor.ocpp_id_tag"
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, SUBENTRY_CHARGER),
+        context={"source": SOURCE_RECONFIGURE, "subentry_id": charger.subentry_id},
+    )
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], LIMITS
+    )
+    assert result["reason"] == "reconfigure_successful"
+    charger = entry.subentries[charger.subentry_id]
+    assert "id_tag_entity" not in charger.data
+    assert charger.data["energy_entity"] == "sensor.ocpp_energy"
+    await hass.async_block_till_done()
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, SUBENTRY_CHARGER),
+        context={"source": SOURCE_RECONFIGURE, "subentry_id": charger.subentry_id},
+    )
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {**LIMITS, "id_tag_entity": "sensor.other_id_tag"}
+    )
+    assert entry.subentries[charger.subentry_id].data["id_tag_entity"] == (
+        "sensor.other_id_tag"
+    )
+    await hass.async_block_till_done()
+    await hass.config_entries.async_unload(entry.entry_id)

@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import SOURCE_RECONFIGURE
 from homeassistant.core import HomeAssistant, State
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import device_registry as dr
@@ -20,6 +21,8 @@ from custom_components.stekker.charging import ChargingState
 from custom_components.stekker.const import DOMAIN
 from custom_components.stekker.diagnostics import async_get_config_entry_diagnostics
 from custom_components.stekker.engine.modes import ChargeMode
+from custom_components.stekker.engine.plan import CarPlan
+from custom_components.stekker.planner import ChargerPlan, SitePlan
 from simsite.cars import Car
 from simsite.site import SimulatedSite
 
@@ -113,10 +116,9 @@ async def test_a_planned_car_is_planned_and_shown(
         made_at = plan.made_at  # a second or two after 10:00, once debounced
         power = hass.states.get("sensor.car_planned_power")
         assert float(power.state) == pytest.approx(11.04, abs=0.01)
-        assert power.attributes["plan"][0] == {
-            "start": dt_util.as_local(made_at).isoformat(),
-            "power_kw": pytest.approx(11.04, abs=0.01),
-        }
+        first = power.attributes["plan"][0]
+        assert dt_util.parse_datetime(first["start"]) == made_at
+        assert first["power_kw"] == pytest.approx(11.04, abs=0.01)
         # 20 kWh less the little counted in the cycles after the car was planned.
         assert power.attributes["need_kwh"] == pytest.approx(20.0, abs=0.01)
         assert float(
@@ -485,3 +487,125 @@ def test_a_passed_departure_starts_a_new_need_without_a_plug_sensor() -> None:
     assert charging.once_kwh is None
     assert charging.remaining_kwh(due) == 20.0
     assert charging.due == due + timedelta(days=1)
+
+
+async def test_two_planned_cars_and_a_device_that_is_no_charger(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to(START)
+    site = SimulatedSite(flat, {"A": Car("a"), "B": Car("b")}, start_s=10 * 3600.0)
+    chargers = {"A": entity_charger("A"), "B": entity_charger("B")}
+    async with closed_loop(hass, site, chargers, grid="total") as loop:
+        loop.on_cycle.append(follow_clock(freezer, fire=True))
+        for slug in ("a", "b"):
+            await call(
+                hass,
+                "set_charging_need",
+                entity_id=f"select.{slug}_charging_mode",
+                energy_kwh=40.0,
+                departure=(START + timedelta(hours=2)).isoformat(),
+            )
+        response = await call(hass, "get_plan", entity_id="time.b_departure")
+        (car,) = response["sites"][0]["chargers"]
+        assert car["charger"] == "B"
+        # Both short: 2 h at 11.04 kW is 22.1 kWh of the 40 each asks.
+        assert car["shortfall_kwh"] == pytest.approx(40 - 2 * 11.04, abs=0.05)
+        issues = {
+            issue_id
+            for (domain, issue_id) in ir.async_get(hass).issues
+            if domain == DOMAIN and "plan_shortfall" in issue_id
+        }
+        assert len(issues) == 2
+        # The site's own device is no charger.
+        site_device = dr.async_get(hass).async_get_device_by_identifier(
+            (DOMAIN, loop.entry.entry_id), loop.entry.entry_id
+        )
+        assert site_device is not None
+        with pytest.raises(ServiceValidationError) as err:
+            await call(hass, "clear_charging_need", device_id=site_device.id)
+        assert err.value.translation_key == "charger_not_found"
+    # Unloaded: nothing plans the site, so its notices go.
+    assert not any(
+        domain == DOMAIN and "plan_shortfall" in issue_id
+        for (domain, issue_id) in ir.async_get(hass).issues
+    )
+
+
+def test_a_plan_gives_no_slot_outside_its_horizon() -> None:
+    plan = SitePlan(
+        made_at=START,
+        bounds=((START, START + timedelta(minutes=15)),),
+        cars={
+            "a": ChargerPlan(
+                need_kwh=1.0,
+                departure=START + timedelta(minutes=15),
+                plan=CarPlan(
+                    power_kw=(4.0,), energy_kwh=1.0, shortfall_kwh=0.0, done_slot=0
+                ),
+            )
+        },
+    )
+    assert plan.slot("a", START) is not None
+    assert plan.slot("a", START + timedelta(minutes=15)) is None
+    assert plan.slot("b", START) is None
+
+
+@pytest.mark.usefixtures("plugged")
+async def test_the_car_of_a_charger_is_charged_to_its_target_soc(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """Reconfigure gives a charger its usual car's battery and SoC sensor: the
+    plan then fills the battery to its target instead of the usual need; the
+    battery without its sensor is refused and changes nothing."""
+    freezer.move_to(START)
+    hass.states.async_set("sensor.ev_soc", "40", {"unit_of_measurement": "%"})
+    site, chargers = one_car()
+    async with closed_loop(hass, site, chargers, grid="total") as loop:
+        charger = the_charger(loop)
+        subentry_id = charger.spec.id
+        limits = {
+            key: str(value) if key == "phases" else value
+            for key, value in chargers["Car"].items()
+            if key in ("phases", "phase", "min_a", "max_a", "priority", "fail_safe_a")
+        }
+        result = await hass.config_entries.subentries.async_init(
+            (loop.entry.entry_id, "charger"),
+            context={"source": SOURCE_RECONFIGURE, "subentry_id": subentry_id},
+        )
+        result = await hass.config_entries.subentries.async_configure(
+            result["flow_id"], {**limits, "battery_kwh": 60}
+        )
+        assert result["errors"] == {"base": "car_needs_battery_and_soc"}
+        assert "battery_kwh" not in loop.entry.subentries[subentry_id].data
+        result = await hass.config_entries.subentries.async_configure(
+            result["flow_id"],
+            {
+                **limits,
+                "battery_kwh": 60,
+                "soc_entity": "sensor.ev_soc",
+                "target_soc": 90,
+            },
+        )
+        assert result["reason"] == "reconfigure_successful"
+        await hass.async_block_till_done()  # the site reloads with it
+        data = loop.entry.subentries[subentry_id].data
+        assert (data["battery_kwh"], data["target_soc"]) == (60.0, 90.0)
+        loop.entry.runtime_data.balancer.clock = loop.now
+        loop.on_cycle.append(follow_clock(freezer, fire=True))
+        await hass.services.async_call(
+            "select",
+            "select_option",
+            {"entity_id": "select.car_charging_mode", "option": "planned"},
+            blocking=True,
+        )
+        await loop.cycle(2)
+        plan = loop.entry.runtime_data.planner.current
+        assert plan is not None
+        # (90 - 40) % of 60 kWh.
+        assert plan.cars[subentry_id].need_kwh == pytest.approx(30.0)
+        # A SoC the sensor does not have now: the usual need.
+        hass.states.async_set("sensor.ev_soc", "unavailable")
+        await loop.entry.runtime_data.planner.async_refresh()
+        plan = loop.entry.runtime_data.planner.current
+        assert plan is not None
+        assert plan.cars[subentry_id].need_kwh == pytest.approx(20.0, abs=0.05)

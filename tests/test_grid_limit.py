@@ -198,7 +198,8 @@ def nord_pool(start: datetime, prices: list[float]) -> dict[str, Any]:
 
 
 async def test_price_option_needs_prices_it_can_read(hass: HomeAssistant) -> None:
-    hass.states.async_set("sensor.flat_price", "0.25", {"unit_of_measurement": "€"})
+    # Neither a price now nor a forecast.
+    hass.states.async_set("sensor.flat_price", "n/a", {"unit_of_measurement": "€"})
     hass.states.async_set(
         PRICES, "0.25", nord_pool(datetime(2026, 11, 2, tzinfo=AMSTERDAM), [0.2])
     )

@@ -16,6 +16,8 @@ from .meter import meter_source
 from .planner import PlanCoordinator
 from .runtime import StekkerConfigEntry, StekkerRuntimeData
 from .services import async_setup_services
+from .session_export import async_setup_export
+from .sessions import SessionRecorder, async_remove_session_store
 from .site_config import site_from
 from .site_limits import async_track_limit_entity
 from .solar_forecast import async_remove_solar_store, async_setup_solar_forecast
@@ -34,6 +36,7 @@ PLATFORMS = [
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     async_setup_services(hass)
+    async_setup_export(hass)
     return True
 
 
@@ -64,6 +67,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: StekkerConfigEntry) -> b
             fail_safe_a=fail_safe_current(subentry.data),
         )
     balancer = BalancerCoordinator(hass, entry, headroom, chargers)
+    sessions = SessionRecorder(hass, entry, balancer)
     entry.runtime_data = StekkerRuntimeData(
         site=site,
         site_device_id=register_site_device(hass, entry),
@@ -71,6 +75,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: StekkerConfigEntry) -> b
         headroom=headroom,
         balancer=balancer,
         planner=PlanCoordinator(hass, entry, balancer),
+        sessions=sessions,
         solar=await async_setup_solar_forecast(hass, entry),
     )
     headroom.async_recompute()  # the entities start from the first readings
@@ -79,6 +84,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: StekkerConfigEntry) -> b
         hass, headroom.limits, balancer.async_schedule_cycle
     ):
         entry.async_on_unload(unsubscribe)
+    await sessions.async_start()  # before the entities, which read its book
     entry.async_on_unload(balancer.async_clear_issues)
     entry.async_on_unload(entry.add_update_listener(_async_reload))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
@@ -100,5 +106,6 @@ async def async_unload_entry(hass: HomeAssistant, entry: StekkerConfigEntry) -> 
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: StekkerConfigEntry) -> None:
-    """The site is gone: so are its stored solar forecasts."""
+    """The site is gone: so are its stored solar forecasts and sessions."""
     await async_remove_solar_store(hass, entry.entry_id)
+    await async_remove_session_store(hass, entry.entry_id)

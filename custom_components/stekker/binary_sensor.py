@@ -12,8 +12,9 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .balancer import FAULT, BalancerCoordinator
+from .charger_entity import async_add_charger_entities
 from .entity import StekkerEntity, site_device
-from .plan_entity import PlanChargerEntity, async_add_plan_entities
+from .plan_entity import PlanChargerEntity
 from .runtime import StekkerConfigEntry
 
 PARALLEL_UPDATES = 0
@@ -42,7 +43,7 @@ async def async_setup_entry(
             )
         ]
     )
-    async_add_plan_entities(
+    async_add_charger_entities(
         entry, async_add_entities, WillNotMakeItSensor, [WILL_NOT_MAKE_IT]
     )
 

@@ -26,10 +26,15 @@ from homeassistant.const import (
 from homeassistant.core import HomeAssistant, State
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.util import dt as dt_util
-from homeassistant.util.unit_conversion import ElectricCurrentConverter, PowerConverter
+from homeassistant.util.unit_conversion import (
+    ElectricCurrentConverter,
+    EnergyConverter,
+    PowerConverter,
+)
 
 from .const import (
     CONF_DRIVER,
+    CONF_ENERGY_ENTITY,
     CONF_MAX_A,
     CONF_MIN_A,
     CONF_NUMBER_ENTITY,
@@ -52,6 +57,7 @@ from .modbus.codec import CodecError, encode
 from .modbus.profiles import (
     CHARGER_PROFILES,
     CHARGING_STATE,
+    ENERGY_KWH,
     MODE3_STATE,
     SAFE_CURRENT_A,
     SETPOINT_A,
@@ -92,6 +98,7 @@ class ChargerReading:
     safe_a: float | None = None  # what the charger falls back to by itself
     # Whether the charger applies the setpoint it holds; None: it cannot tell.
     setpoint_accounted: bool | None = None
+    energy_kwh: float | None = None  # its lifetime energy counter, if it has one
 
     @property
     def measured_a(self) -> float | None:
@@ -154,6 +161,7 @@ class EntityChargerDriver:
     number_entity: str
     power_entity: str | None = None
     status_entity: str | None = None
+    energy_entity: str | None = None
     refresh_s: float | None = ENTITY_CHARGER_REFRESH_S
     _reported: datetime | None = None
     _seen_at: float | None = None
@@ -238,6 +246,7 @@ class EntityChargerDriver:
             phase_a=phase_a,
             measured_at=self._seen_at if phase_a is not None else None,
             connected=self._connected(),
+            energy_kwh=self._energy(),
         )
 
     def _measured(
@@ -275,6 +284,19 @@ class EntityChargerDriver:
         # load that grows as it rises (a car hunting between two setpoints).
         total_v = sum(volts.get(p, self.voltage_v) for p in phases)
         return dict.fromkeys(phases, max(0.0, watts) / total_v)
+
+    def _energy(self) -> float | None:
+        """The charger's energy counter from its energy sensor, in kWh."""
+        if not self.energy_entity:
+            return None
+        state = self.hass.states.get(self.energy_entity)
+        unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT) if state else None
+        if state is None or unit not in EnergyConverter.VALID_UNITS:
+            return None
+        try:
+            return _finite(EnergyConverter.convert(float(state.state), unit, "kWh"))
+        except ValueError:
+            return None
 
     def _connected(self) -> bool | None:
         if not self.status_entity:
@@ -393,6 +415,7 @@ class ModbusChargerDriver:
             connected=plugged_in(values),
             safe_a=_finite(values.get(SAFE_CURRENT_A)),
             setpoint_accounted=accounted,
+            energy_kwh=_finite(values.get(ENERGY_KWH)),
         )
 
     async def write(self, amps: float) -> float:
@@ -480,4 +503,5 @@ def charger_driver(
         data[CONF_NUMBER_ENTITY],
         data.get(CONF_POWER_ENTITY),
         data.get(CONF_STATUS_ENTITY),
+        data.get(CONF_ENERGY_ENTITY),
     )

@@ -60,6 +60,7 @@ from .const import (
     SOURCE_NET_SENSORS,
     SOURCE_P1,
     SOURCE_SENSORS,
+    SUBENTRY_CARD,
     SUBENTRY_CHARGER,
     SUBENTRY_METER,
     SUBENTRY_SOLAR_ARRAY,
@@ -70,6 +71,7 @@ from .engine.readings import MeterReading
 from .engine.site import PHASES, MeterRole, Site, site_errors
 from .flow_charger import ChargerSubentryFlow
 from .flow_limits import LimitOptionsSteps
+from .flow_sessions import CardSubentryFlow
 from .flow_solar import ForecastOptionsStep, SolarArraySubentryFlow
 from .meter import (
     MeterReadError,
@@ -508,6 +510,7 @@ class StekkerConfigFlow(MeterSteps, ConfigFlow, domain=DOMAIN):
             SUBENTRY_METER: MeterSubentryFlow,
             SUBENTRY_CHARGER: ChargerSubentryFlow,
             SUBENTRY_SOLAR_ARRAY: SolarArraySubentryFlow,
+            SUBENTRY_CARD: CardSubentryFlow,
         }
 
     @override

@@ -67,6 +67,11 @@ CONF_MIN_A: Final = "min_a"
 CONF_MAX_A: Final = "max_a"
 CONF_PRIORITY: Final = "priority"
 CONF_FAIL_SAFE_A: Final = "fail_safe_a"
+# The car usually charged here (optional): its need from its state of charge.
+CONF_BATTERY_KWH: Final = "battery_kwh"
+CONF_SOC_ENTITY: Final = "soc_entity"
+CONF_TARGET_SOC: Final = "target_soc"
+CAR_FIELDS: Final = (CONF_BATTERY_KWH, CONF_SOC_ENTITY, CONF_TARGET_SOC)
 
 # Balancing options
 CONF_STALE_CYCLES: Final = "stale_cycles"  # before stale_s; read for old sites
@@ -116,3 +121,13 @@ CONF_LIMIT_ENTITY: Final = "limit_entity"
 CONF_QUARTER_BUDGET_KW: Final = "quarter_budget_kw"
 CONF_CAPACITY_PRICE: Final = "capacity_price_per_kw"
 CONF_PRICE_ENTITY: Final = "price_entity"
+
+# Chargers: where another integration reports a session's id tag and energy
+CONF_ID_TAG_ENTITY: Final = "id_tag_entity"
+CONF_ENERGY_ENTITY: Final = "energy_entity"
+
+# Sessions and cards (their cost uses the price entity above)
+SUBENTRY_CARD: Final = "card"
+CONF_ID_TAG: Final = "id_tag"
+CONF_NEED_KWH: Final = "need_kwh"
+CONF_DEPARTURE: Final = "departure"

@@ -13,8 +13,12 @@ from homeassistant.helpers import selector
 
 from .charger_driver import ChargerError, charger_driver, spec_from
 from .const import (
+    CAR_FIELDS,
+    CONF_BATTERY_KWH,
     CONF_DRIVER,
+    CONF_ENERGY_ENTITY,
     CONF_FAIL_SAFE_A,
+    CONF_ID_TAG_ENTITY,
     CONF_MAX_A,
     CONF_MIN_A,
     CONF_NUMBER_ENTITY,
@@ -23,7 +27,9 @@ from .const import (
     CONF_POWER_ENTITY,
     CONF_PRIORITY,
     CONF_PROFILE,
+    CONF_SOC_ENTITY,
     CONF_STATUS_ENTITY,
+    CONF_TARGET_SOC,
     CONF_UNIT_ID,
     CONF_VOLTAGE_V,
     DOMAIN,
@@ -46,6 +52,15 @@ LIMITS: dict[Any, Any] = {
         0, 80, unit="A"
     ),
 }
+CAR: dict[Any, Any] = {
+    probatio.Optional(CONF_BATTERY_KWH): number_box(1, 200, 0.5, "kWh"),
+    probatio.Optional(CONF_SOC_ENTITY): selector.EntitySelector(
+        selector.EntitySelectorConfig(
+            domain="sensor", device_class=SensorDeviceClass.BATTERY
+        )
+    ),
+    probatio.Optional(CONF_TARGET_SOC): number_box(1, 100, 1, "%"),
+}
 ENTITY_FIELDS: dict[Any, Any] = {
     probatio.Required(CONF_NAME): selector.TextSelector(),
     probatio.Required(CONF_NUMBER_ENTITY): selector.EntitySelector(
@@ -58,6 +73,17 @@ ENTITY_FIELDS: dict[Any, Any] = {
     ),
     probatio.Optional(CONF_STATUS_ENTITY): selector.EntitySelector(
         selector.EntitySelectorConfig(domain="binary_sensor")
+    ),
+    probatio.Optional(CONF_ENERGY_ENTITY): selector.EntitySelector(
+        selector.EntitySelectorConfig(
+            domain="sensor", device_class=SensorDeviceClass.ENERGY
+        )
+    ),
+}
+# Where the charger's integration reports the id tag of a session (OCPP).
+ID_TAG_FIELD: dict[Any, Any] = {
+    probatio.Optional(CONF_ID_TAG_ENTITY): selector.EntitySelector(
+        selector.EntitySelectorConfig(domain="sensor")
     ),
 }
 MODBUS_FIELDS: dict[Any, Any] = {
@@ -118,6 +144,9 @@ def _typed(user_input: dict[str, Any]) -> dict[str, Any]:
     data[CONF_PHASES] = int(data[CONF_PHASES])
     for key in (CONF_MIN_A, CONF_MAX_A, CONF_FAIL_SAFE_A):
         data[key] = float(data[key])
+    for key in (CONF_BATTERY_KWH, CONF_TARGET_SOC):
+        if key in data:
+            data[key] = float(data[key])
     for key in (CONF_PRIORITY, CONF_PORT, CONF_UNIT_ID):
         if key in data:
             data[key] = int(data[key])
@@ -139,13 +168,17 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
         self, user_input: dict[str, Any] | None = None
     ) -> SubentryFlowResult:
         """A charger driven through another integration's number entity."""
-        return await self._form(DRIVER_ENTITY, ENTITY_FIELDS, user_input)
+        return await self._form(
+            DRIVER_ENTITY, {**ENTITY_FIELDS, **ID_TAG_FIELD}, user_input
+        )
 
     async def async_step_modbus(
         self, user_input: dict[str, Any] | None = None
     ) -> SubentryFlowResult:
         """A native Modbus TCP charger."""
-        return await self._form(DRIVER_MODBUS, MODBUS_FIELDS, user_input)
+        return await self._form(
+            DRIVER_MODBUS, {**MODBUS_FIELDS, **ID_TAG_FIELD}, user_input
+        )
 
     async def _form(
         self, driver: str, fields: dict[Any, Any], user_input: dict[str, Any] | None
@@ -260,12 +293,22 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> SubentryFlowResult:
-        """Change a charger's phases, limits, priority and fail-safe current."""
+        """Change a charger's phases, limits, priority, fail-safe current, id tag
+        sensor, and the car usually charged there (its battery and state-of-charge
+        sensor)."""
         subentry = self._get_reconfigure_subentry()
         errors: dict[str, str] = {}
         if user_input is not None:
-            data = {**subentry.data, **_typed(user_input)}
+            # Optional fields left empty are cleared, not kept.
+            kept = {
+                k: v
+                for k, v in subentry.data.items()
+                if k not in CAR_FIELDS and k != CONF_ID_TAG_ENTITY
+            }
+            data = {**kept, **_typed(user_input)}
             errors = limit_errors(data, int(self._get_entry().data[CONF_PHASES]))
+            if (CONF_BATTERY_KWH in data) != (CONF_SOC_ENTITY in data):
+                errors["base"] = "car_needs_battery_and_soc"
             if not errors:
                 return self.async_update_and_abort(
                     self._get_entry(), subentry, data=data
@@ -274,7 +317,8 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=self.add_suggested_values_to_schema(
-                probatio.Schema(LIMITS), user_input or current
+                probatio.Schema({**LIMITS, **ID_TAG_FIELD, **CAR}),
+                user_input or current,
             ),
             errors=errors,
         )

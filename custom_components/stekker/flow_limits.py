@@ -4,6 +4,7 @@ Every field is optional: an empty one removes the option. Nothing is saved
 while any field has an error.
 """
 
+import math
 from typing import Any
 
 import probatio
@@ -129,7 +130,12 @@ class LimitOptionsSteps(OptionsFlow):
         if user_input is not None:
             entity_id = user_input.get(CONF_PRICE_ENTITY)
             state = self.hass.states.get(entity_id) if entity_id else None
-            if entity_id and (state is None or not price_points(state.attributes)):
+            if entity_id and state is None:
+                errors[CONF_PRICE_ENTITY] = "price_entity_missing"
+            elif state is not None and not (
+                price_points(state.attributes) or _is_number(state.state)
+            ):
+                # Neither a price now (session costs) nor a forecast (the plan).
                 errors[CONF_PRICE_ENTITY] = "price_forecast_unreadable"
             else:
                 kept = {k: v for k, v in options.items() if k != CONF_PRICE_ENTITY}
@@ -141,3 +147,10 @@ class LimitOptionsSteps(OptionsFlow):
             ),
             errors=errors,
         )
+
+
+def _is_number(value: str) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except ValueError:
+        return False

@@ -1,9 +1,6 @@
 """Entities that show the site plan: per charger on its device, and the site's."""
 
-from collections.abc import Callable, Iterable
-
-from homeassistant.helpers.entity import Entity, EntityDescription
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.entity import EntityDescription
 
 from .entity import StekkerEntity, charger_device
 from .planner import ChargerPlan, PlanCoordinator
@@ -33,17 +30,3 @@ class PlanChargerEntity(StekkerEntity[PlanCoordinator]):
         """The car's part of the last plan; None while it is not planned."""
         plan = self.coordinator.current
         return None if plan is None else plan.cars.get(self.charger_id)
-
-
-def async_add_plan_entities[DescriptionT: EntityDescription](
-    entry: StekkerConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-    entity: Callable[[StekkerConfigEntry, str, DescriptionT], Entity],
-    descriptions: Iterable[DescriptionT],
-) -> None:
-    descriptions = tuple(descriptions)
-    for charger_id in entry.runtime_data.balancer.chargers:
-        async_add_entities(
-            (entity(entry, charger_id, d) for d in descriptions),
-            config_subentry_id=charger_id,
-        )

@@ -14,8 +14,9 @@ from homeassistant.const import UnitOfEnergy, UnitOfPower
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
+from .charger_entity import async_add_charger_entities
 from .entity import StekkerEntity, site_device
-from .plan_entity import PlanChargerEntity, async_add_plan_entities
+from .plan_entity import PlanChargerEntity
 from .planner import PlanCoordinator, SitePlan
 from .runtime import StekkerConfigEntry
 
@@ -77,7 +78,7 @@ def async_add_plan_sensors(
             )
         ]
     )
-    async_add_plan_entities(entry, async_add_entities, PlanSensor, PLAN_SENSORS)
+    async_add_charger_entities(entry, async_add_entities, PlanSensor, PLAN_SENSORS)
 
 
 class PlanSensor(PlanChargerEntity, SensorEntity):

@@ -19,7 +19,13 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
 from .balancer import BalancerCoordinator, Charger
-from .const import DOMAIN, LOGGER
+from .const import (
+    CONF_BATTERY_KWH,
+    CONF_SOC_ENTITY,
+    CONF_TARGET_SOC,
+    DOMAIN,
+    LOGGER,
+)
 from .engine.modes import ChargeMode, SlotPlan
 from .engine.plan import CarPlan, PlanCar, PlanInput, make_plan
 from .plan_inputs import SLOT, async_site_series, slot_bounds
@@ -207,7 +213,7 @@ class PlanCoordinator(DataUpdateCoordinator[SitePlan]):
                 phases=c.spec.phases,
                 phase=c.spec.phase,
                 max_a=c.limited_spec.max_a,
-                need_kwh=c.charging.remaining_kwh(now),
+                need_kwh=self._need_kwh(cid, c, now),
                 departure_slot=sum(1 for _, end in bounds if end <= departures[cid]),
             )
             for cid, c in planned.items()
@@ -236,6 +242,22 @@ class PlanCoordinator(DataUpdateCoordinator[SitePlan]):
         )
         self._shortfall_issues(result)
         return result
+
+    def _need_kwh(self, charger_id: str, charger: Charger, now: datetime) -> float:
+        """A one-off need as asked; else, with the car's battery and state of
+        charge known, what fills it to its target (100 % by default); else the
+        usual need less what the car got this session."""
+        charging = charger.charging
+        if charging.once_departure is not None and charging.once_departure > now:
+            return charging.remaining_kwh(now)
+        data = self.config_entry.subentries[charger_id].data
+        battery, soc_entity = data.get(CONF_BATTERY_KWH), data.get(CONF_SOC_ENTITY)
+        state = None if soc_entity is None else self.hass.states.get(soc_entity)
+        soc = None if state is None else _percent(state.state)
+        if battery is None or soc is None:
+            return charging.remaining_kwh(now)
+        target = float(data.get(CONF_TARGET_SOC, 100.0))
+        return max(0.0, (target - soc) / 100.0 * float(battery))
 
     def _with_fast_cars(
         self,
@@ -314,3 +336,12 @@ class PlanCoordinator(DataUpdateCoordinator[SitePlan]):
         for issue_id in self._issues:
             ir.async_delete_issue(self.hass, DOMAIN, issue_id)
         self._issues.clear()
+
+
+def _percent(text: str) -> float | None:
+    """A state of charge in %, None when the sensor has none now."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if 0.0 <= value <= 100.0 else None

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from .balancer import BalancerCoordinator
     from .coordinator import HeadroomCoordinator, MeterCoordinator
     from .planner import PlanCoordinator
+    from .sessions import SessionRecorder
     from .solar_forecast import SolarForecastCoordinator
 
 
@@ -28,6 +29,7 @@ class StekkerRuntimeData:
     headroom: HeadroomCoordinator
     balancer: BalancerCoordinator
     planner: PlanCoordinator
+    sessions: SessionRecorder
     solar: SolarForecastCoordinator | None = None
 
 

@@ -1,7 +1,7 @@
 """Per charger: its charging mode; the car's one-off need is kept with it."""
 
 from dataclasses import dataclass
-from typing import Any, Self, override
+from typing import Any, override
 
 from homeassistant.components.select import SelectEntity, SelectEntityDescription
 from homeassistant.core import HomeAssistant
@@ -40,10 +40,6 @@ class _Session(ExtraStoredData):
     @override
     def as_dict(self) -> dict[str, Any]:
         return self.data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Self:
-        return cls(data)
 
 
 class ChargingModeSelect(ChargerEntity, SelectEntity, RestoreEntity):

@@ -39,6 +39,7 @@ from .engine.site import PHASES
 from .entity import CycleSensor, meter_device, site_device
 from .plan_sensor import async_add_plan_sensors
 from .runtime import StekkerConfigEntry
+from .session_sensor import async_add_session_sensors
 from .solar_sensor import async_add_solar_sensors
 
 PARALLEL_UPDATES = 0
@@ -201,6 +202,7 @@ async def async_setup_entry(
     async_add_budget_sensors(entry, async_add_entities)
     async_add_solar_sensors(entry, async_add_entities)
     async_add_plan_sensors(entry, async_add_entities)
+    async_add_session_sensors(entry, async_add_entities)
     for subentry_id, meter in runtime.meters.items():
         device = meter_device(hass, entry, meter.subentry)
         async_add_entities(

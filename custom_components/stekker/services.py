@@ -93,7 +93,8 @@ def async_setup_services(hass: HomeAssistant) -> None:
     )
 
 
-def _invalid(key: str, **placeholders: str) -> ServiceValidationError:
+def invalid(key: str, **placeholders: str) -> ServiceValidationError:
+    """A translated error for an action's bad input."""
     return ServiceValidationError(
         translation_domain=DOMAIN,
         translation_key=key,
@@ -107,7 +108,7 @@ def _resolve(call: ServiceCall) -> tuple[StekkerConfigEntry, Charger]:
     device_id = call.data.get(ATTR_DEVICE_ID)
     entity_id = call.data.get(ATTR_ENTITY_ID)
     if (device_id is None) == (entity_id is None):
-        raise _invalid("charger_required")
+        raise invalid("charger_required")
     named = device_id or entity_id
     if entity_id is not None:
         entity = er.async_get(hass).async_get(entity_id)
@@ -119,7 +120,7 @@ def _resolve(call: ServiceCall) -> tuple[StekkerConfigEntry, Charger]:
             for domain, key in device.identifiers:
                 if domain == DOMAIN and key in entry.runtime_data.balancer.chargers:
                     return entry, entry.runtime_data.balancer.chargers[key]
-    raise _invalid("charger_not_found", charger=str(named))
+    raise invalid("charger_not_found", charger=str(named))
 
 
 def _future(call: ServiceCall, key: str, when: datetime) -> datetime:
@@ -127,7 +128,7 @@ def _future(call: ServiceCall, key: str, when: datetime) -> datetime:
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt_util.get_default_time_zone())
     if when <= dt_util.utcnow():
-        raise _invalid("time_passed", time=when.isoformat(), field=key)
+        raise invalid("time_passed", time=when.isoformat(), field=key)
     return dt_util.as_utc(when)
 
 
@@ -138,21 +139,21 @@ def _need_kwh(call: ServiceCall) -> float:
     energy: float | None = data.get(ATTR_ENERGY_KWH)
     target: float | None = data.get(ATTR_TARGET_SOC)
     if (energy is None) == (target is None):
-        raise _invalid("need_required")
+        raise invalid("need_required")
     if energy is not None:
         return energy
     assert target is not None  # one of the two, as checked
     battery: float | None = data.get(ATTR_BATTERY_KWH)
     soc_entity: str | None = data.get(ATTR_SOC_ENTITY)
     if battery is None or soc_entity is None:
-        raise _invalid("soc_needs_battery")
+        raise invalid("soc_needs_battery")
     state = call.hass.states.get(soc_entity)
     try:
         soc = float(state.state) if state is not None else None
     except ValueError:
         soc = None
     if soc is None or not 0.0 <= soc <= 100.0:
-        raise _invalid("soc_unavailable", entity=soc_entity)
+        raise invalid("soc_unavailable", entity=soc_entity)
     return max(0.0, (target - soc) / 100.0 * battery)
 
 
@@ -175,7 +176,7 @@ async def _async_charge_now(call: ServiceCall) -> None:
     entry, charger = _resolve(call)
     until, kwh = call.data.get(ATTR_UNTIL), call.data.get(ATTR_ENERGY_KWH)
     if until is None and kwh is None:
-        raise _invalid("charge_now_needs_end")
+        raise invalid("charge_now_needs_end")
     if until is not None:
         until = _future(call, ATTR_UNTIL, until)
     charger.charging.charge_now(until, kwh)

@@ -91,6 +91,20 @@ def test_impossible_deadlines_miss_the_same_share_of_each_need() -> None:
     assert plan.cars["b"].done_slot is None
 
 
+def test_a_hopeless_need_does_not_leave_the_others_unfair() -> None:
+    """A can get at most 0.92 of its 50 kWh: it takes slot 0 (its share is the
+    lowest), then B and C share the rest at the same share of their needs."""
+    cars = (
+        PlanCar("a", 1, "l1", need_kwh=50.0, departure_slot=1),
+        PlanCar("b", 1, "l1", need_kwh=4.0, departure_slot=4),
+        PlanCar("c", 1, "l1", need_kwh=2.0, departure_slot=4),
+    )
+    plan = make_plan(_site(4, fuse_a=16.0, cars=cars))
+    assert plan.cars["a"].energy_kwh == pytest.approx(0.92, abs=1e-4)
+    assert plan.cars["b"].energy_kwh == pytest.approx(4.0 * 2.76 / 6.0, abs=1e-4)
+    assert plan.cars["c"].energy_kwh == pytest.approx(2.0 * 2.76 / 6.0, abs=1e-4)
+
+
 def test_a_car_that_leaves_first_is_not_starved_by_one_that_can_wait() -> None:
     """Both needs fit only if the early car takes the first slots."""
     cars = (
@@ -228,8 +242,38 @@ def _stage(h: highspy.Highs, objective: highspy.highs_linear_expression) -> floa
     return float(h.getInfo().objective_function_value)
 
 
-def reference(inp: PlanInput) -> dict[str, float]:
-    """Best total energy, common fraction, solar energy and cost, stage by stage."""
+def _leximin(
+    h: highspy.Highs, cars: dict[int, tuple[highspy.highs_linear_expression, float]]
+) -> list[float]:
+    """Max-min fair shares of the needs, exactly: per level the largest common
+    share of the open cars, then each open car on its own tries for more; who
+    cannot keeps that share. The shares, ascending."""
+    open_cars = set(cars)
+    shares: list[float] = []
+    while open_cars:
+        level = h.addVariable(lb=0.0, ub=1.0)
+        for c in open_cars:
+            energy, need = cars[c]
+            h.addConstr(energy >= level * need)
+        best = _stage(h, level * 1.0)
+        h.addConstr(level >= best - 1e-7)
+        stuck = set()
+        for c in open_cars:
+            energy, need = cars[c]
+            if _stage(h, energy * (1.0 / need)) <= best + 1e-6:
+                stuck.add(c)
+        assert stuck, "leximin makes progress each level"
+        for c in stuck:
+            energy, need = cars[c]
+            h.addConstr(energy >= (best - 1e-7) * need)
+            shares.append(best)
+        open_cars -= stuck
+    return shares
+
+
+def reference(inp: PlanInput) -> tuple[dict[str, float], list[float]]:
+    """Best total energy, fair shares (ascending), solar energy and cost, stage
+    by stage."""
     n = len(inp.slot_h)
     h = highspy.Highs()  # type: ignore[no-untyped-call]
     h.setOptionValue("output_flag", False)
@@ -284,15 +328,11 @@ def reference(inp: PlanInput) -> dict[str, float]:
         )
         rise = max(0.0, peak - inp.month_peak_kw)
         cost = inp.capacity_price_per_kw * rise
-        return {"energy": 0.0, "fraction": 1.0, "solar": 0.0, "cost": cost}
+        return {"energy": 0.0, "solar": 0.0, "cost": cost}, []
     delivered = h.qsum(per_car.values())
     best_energy = _stage(h, delivered)
     h.addConstr(delivered >= best_energy - 1e-7)
-    frac = h.addVariable(lb=0.0, ub=1.0)
-    for c, total in per_car.items():
-        h.addConstr(total >= frac * inp.cars[c].need_kwh)
-    best_frac = _stage(h, frac * 1.0)
-    h.addConstr(frac >= best_frac - 1e-9)
+    shares = _leximin(h, {c: (t, inp.cars[c].need_kwh) for c, t in per_car.items()})
     solar = h.qsum(solar_e.values())
     best_solar = _stage(h, solar)
     h.addConstr(solar >= best_solar - 1e-7)
@@ -314,12 +354,7 @@ def reference(inp: PlanInput) -> dict[str, float]:
                 h.addConstr(rise >= base - inp.month_peak_kw)
         cost_terms.append(rise * inp.capacity_price_per_kw)
     best_cost = -_stage(h, -h.qsum(cost_terms)) if cost_terms else 0.0
-    return {
-        "energy": best_energy,
-        "fraction": best_frac,
-        "solar": best_solar,
-        "cost": best_cost,
-    }
+    return {"energy": best_energy, "solar": best_solar, "cost": best_cost}, shares
 
 
 def random_instance(rng: random.Random) -> PlanInput:
@@ -391,8 +426,9 @@ def check_limits(inp: PlanInput, plan_cars: dict[str, tuple[float, ...]]) -> Non
             assert car_a[k] <= max(0.0, inp.fuse_a - base_a) + 1e-4
 
 
-def plan_figures(inp: PlanInput) -> dict[str, float]:
-    """The planner's energy, common fraction, solar use and cost, checked."""
+def plan_figures(inp: PlanInput) -> tuple[dict[str, float], list[float]]:
+    """The planner's energy, solar use and cost, and its shares of the needs
+    (ascending); the limits checked."""
     plan = make_plan(inp)
     powers = {cid: c.power_kw for cid, c in plan.cars.items()}
     check_limits(inp, powers)
@@ -416,22 +452,23 @@ def plan_figures(inp: PlanInput) -> dict[str, float]:
         assert got.shortfall_kwh == pytest.approx(
             max(0.0, car.need_kwh) - got.energy_kwh
         )
-    return {
+    figures = {
         "energy": sum(plan.cars[c.id].energy_kwh for c in planned),
-        "fraction": min(fractions, default=1.0),
         "solar": solar,
         "cost": cost,
         "all_done": float(all(plan.cars[c.id].done_slot is not None for c in inp.cars)),
     }
+    return figures, sorted(fractions)
 
 
 @pytest.mark.parametrize("seed", range(200))
 def test_plan_is_optimal_against_the_reference(seed: int) -> None:
     inp = random_instance(random.Random(seed))
-    best = reference(inp)
-    got = plan_figures(inp)
+    best, best_shares = reference(inp)
+    got, shares = plan_figures(inp)
     assert within(got["energy"], best["energy"])
-    assert within(got["fraction"], best["fraction"])
+    assert len(shares) == len(best_shares)
+    assert all(map(within, shares, best_shares, strict=True))
     assert within(got["solar"], best["solar"])
     assert within(got["cost"], best["cost"])
     needs = sum(c.need_kwh for c in inp.cars if c.need_kwh > 0)

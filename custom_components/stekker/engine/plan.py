@@ -8,9 +8,10 @@ lexicographic, solved stage by stage on one warm-started model; each stage's
 optimum is kept, within a tiny tolerance, as a constraint of the next:
 
 1. the most energy delivered by the departures (every need that can be met is
-   met); then the largest shortfall *relative to its need* as small as
-   possible, so short cars miss the same share of what they asked for (an
-   absolute share would leave a small need empty before a large one notices);
+   met); then the shortfalls *relative to need* shared max-min fairly (the
+   largest as small as possible, then the next, ...), so short cars miss the
+   same share of what they asked for where they compete (an absolute share
+   would leave a small need empty before a large one notices);
 2. the most energy drawn from the solar surplus (solar - building, per slot);
 3. the lowest cost: price x energy the cars draw (what they take from the
    surplus is valued at the same price, as export forgone) plus the capacity
@@ -343,11 +344,10 @@ class _Model:
             delivered = np.zeros(self.n_col)
             delivered[total] = -self.hours
             self._keep(delivered, x)
-            for j in range(k):
-                h.changeRowBounds(self.r_fair + j, 1.0, highspy.kHighsInf)
-            cost = np.zeros(self.n_col)
-            cost[self.c_z] = 1.0
-            stages.append((cost, _DUAL))
+            shared = self._share_shortfalls()
+            if shared is None:
+                return x[: self.n_p]
+            x = shared
         if self.surplus.any():
             cost = np.zeros(self.n_col)
             cost[self.c_u : self.c_u + n] = -self.hours
@@ -371,6 +371,46 @@ class _Model:
             if not last:
                 self._keep(cost, x)
         return x[: self.n_p]
+
+    def _share_shortfalls(self) -> FloatArray | None:
+        """Max-min fair shortfalls relative to need, level by level (leximin).
+
+        Each round makes the largest relative shortfall of the open cars as
+        small as it can be; the cars that hold it there (a fairness row with a
+        dual value) keep that share as a floor and leave the round, the others
+        try for a smaller shortfall in the next. A round's level column is then
+        fixed and the next round's comes in as a new column on the open cars'
+        rows only: the basis stays valid, the simplex warm. None if a round
+        fails.
+        """
+        h = self.highs
+        k = len(self.need)
+        for j in range(k):
+            h.changeRowBounds(self.r_fair + j, 1.0, highspy.kHighsInf)
+        level = self.c_z
+        levels = [level]
+        open_cars = np.ones(k, dtype=bool)
+        while True:
+            cost = np.zeros(self.n_col)
+            cost[level] = 1.0
+            x = self._run(cost, _DUAL if level == self.c_z else _PRIMAL)
+            if x is None:
+                return None
+            value = float(x[level])
+            h.changeColBounds(level, value, value)
+            duals = np.asarray(h.getSolution().row_dual, np.float64)
+            holding = open_cars & (np.abs(duals[self.r_fair : self.r_fair + k]) > 1e-9)
+            shortfall = float(x[levels].sum())
+            if shortfall <= _STAGE_TOL or not holding.any():
+                return x  # every open car is met, or all are at one level
+            open_cars &= ~holding
+            if not open_cars.any():
+                return x
+            rows = (self.r_fair + np.flatnonzero(open_cars)).astype(np.int32)
+            h.addCol(0.0, -1.0, 0.0, len(rows), rows, np.ones(len(rows)))
+            level = self.n_col
+            levels.append(level)
+            self.n_col += 1
 
     def _run(self, cost: FloatArray, strategy: int) -> FloatArray | None:
         h = self.highs
