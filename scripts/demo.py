@@ -17,6 +17,7 @@ until Ctrl-C; when Home Assistant stops on its own the demo says why.
 import argparse
 import asyncio
 import base64
+import csv
 import json
 import os
 import shutil
@@ -29,8 +30,10 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections import deque
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
+from zoneinfo import ZoneInfo
 
 import demo_browser
 
@@ -56,6 +59,7 @@ SOLAR_ARRAY = {
 }
 SOLAR_ENERGY = "solar_meter_eastron_sdm630_energy_imported"  # the PV meter counts production as import
 WEATHER = "weather.demo_weather"
+TIME_ZONE = "Europe/Amsterdam"
 USER = {"name": "Demo", "username": "demo", "password": "stekker-demo"}
 SITE = {
     "name": "Demo complex",
@@ -72,10 +76,13 @@ homeassistant:
   longitude: 5.12
   elevation: 5
   unit_system: metric
-  time_zone: Europe/Amsterdam
+  time_zone: {time_zone}
   currency: EUR
   country: NL
   language: en
+  # stekker.export_sessions may write its CSV files here (and nowhere else).
+  allowlist_external_dirs:
+    - "{exports}"
 # Like a real installation: recorder, history, energy, logbook, the assistant, ...
 {default_config}
 # A local weather entity with an hourly cloud forecast (no internet): clouds that come
@@ -99,6 +106,7 @@ template:
             "temperature": 7, "cloud_coverage": clouds}}] %}}
           {{% endfor %}}
           {{{{ ns.hours }}}}
+{month}
 {wallboxes}
 logger:
   default: warning
@@ -128,6 +136,75 @@ modbus:
     binary_sensors:
 {binary_sensors}
 """
+# A day and night tariff (now, and its hours ahead for the plan) for the sessions'
+# cost, and this month's sessions per charger
+# and per card from stekker.export_sessions, for the dashboard: template sensors, as
+# a user would write them.
+MONTH_ENTITIES = """\
+  - sensor:
+      - name: Electricity price
+        unique_id: stekker_demo_electricity_price
+        unit_of_measurement: EUR/kWh
+        icon: mdi:cash
+        state: "{{ 0.31 if 7 <= now().hour < 23 else 0.23 }}"
+        attributes:
+          prices: >
+            {% set ns = namespace(rows=[]) %}
+            {% for hour in range(48) %}
+            {% set at = today_at() + timedelta(hours=hour) %}
+            {% set ns.rows = ns.rows + [{
+              'start': at.isoformat(),
+              'end': (at + timedelta(hours=1)).isoformat(),
+              'price': 0.31 if 7 <= at.hour < 23 else 0.23}] %}
+            {% endfor %}
+            {{ ns.rows }}
+  - triggers:
+      - trigger: time_pattern
+        seconds: "/30"
+    actions:
+      - action: stekker.export_sessions
+        data:
+          month: "{{ now().strftime('%Y-%m') }}"
+        response_variable: month
+    sensor:
+      - name: Charging sessions this month
+        unique_id: stekker_demo_sessions_this_month
+        icon: mdi:ev-station
+        state: "{{ month.sessions | count }}"
+        attributes:
+          cards: "{{ month.cards }}"
+          chargers: >
+            {% set ns = namespace(rows=[]) %}
+            {% for name in month.sessions | map(attribute='charger') | unique | sort %}
+            {% set mine = month.sessions | selectattr('charger', 'eq', name) | list %}
+            {% set ns.rows = ns.rows + [{
+              'charger': name, 'sessions': mine | count,
+              'energy_kwh': (mine | sum(attribute='energy_kwh')) | round(2),
+              'solar_kwh': (mine | sum(attribute='solar_kwh')) | round(2)}] %}
+            {% endfor %}
+            {{ ns.rows }}"""
+# Residents' cards, as the simulated wallbox reports their tags (simsite/__main__.py).
+CARDS = (
+    {
+        "id_tag": "04A3F2B1C45E80",
+        "name": "Flat 1A",
+        "need_kwh": 20,
+        "departure": "07:30:00",
+    },
+    {"id_tag": "04B7C61D2A9F81", "name": "Flat 2B"},
+    {
+        "id_tag": "0451E9A3BC7D82",
+        "name": "Flat 3C",
+        "need_kwh": 15,
+        "departure": "17:00:00",
+    },
+)
+MODES = {"carport_right": "min_solar", "garage_1": "solar"}  # the others: fast
+QUARTER_BUDGET_KW = 40  # NL kW-max: the month's highest quarter-hour average is billed
+DASHBOARD = ROOT / "docs" / "dashboard.yaml"
+DASHBOARD_PATH = "stekker-complex"
+SESSIONS_WANTED = 3
+SESSIONS_TIMEOUT = 240.0
 WALLBOX_NUMBER = """\
       - name: Wallbox {unit} current limit
         unique_id: stekker_demo_wallbox_{unit}_current_limit
@@ -217,6 +294,7 @@ class Demo:
         self.dir = ROOT / (f".demo-{version}" if version else ".demo")
         self.config = self.dir / "config"
         self.hass_log = self.dir / "hass.log"
+        self.exports = self.config / "exports"
         self.sim_log = self.dir / "simsite.log"
         self.env = {
             **os.environ,
@@ -302,9 +380,14 @@ class Demo:
                         + (" or pick another --port" if port == self.port else "")
                     ) from err
         self.config.mkdir(parents=True, exist_ok=True)
+        self.exports.mkdir(exist_ok=True)
         (self.config / "configuration.yaml").write_text(
             CONFIGURATION.format(
-                default_config=default_config(), wallboxes=wallbox_config()
+                default_config=default_config(),
+                wallboxes=wallbox_config(),
+                month=MONTH_ENTITIES,
+                exports=self.exports,
+                time_zone=TIME_ZONE,
             )
         )
         write_http_settings(self.config, self.port)
@@ -332,7 +415,7 @@ class Demo:
             ],
             cwd=ROOT,
             # The building's day on the site's clock (Home Assistant's time zone).
-            env={**self.env, "TZ": "Europe/Amsterdam"},
+            env={**self.env, "TZ": TIME_ZONE},
             stdout=sink,
             stderr=subprocess.STDOUT,
         )
@@ -531,28 +614,56 @@ class Demo:
         for name, unit_id in CHARGERS:
             self.add_charger(entry_id, name, unit_id)
         for name, unit, max_a in ENTITY_CHARGERS:
+            self.wait_for_number(f"number.wallbox_{unit}_current_limit")
             self.add_entity_charger(entry_id, name, unit, max_a)
         self.add_subentry(entry_id, "solar_array", [SOLAR_ARRAY])
-        self.use_weather(entry_id)
+        self.set_options(
+            entry_id,
+            "forecast",
+            {"forecast_source": "builtin", "weather_entity": WEATHER},
+        )
         log(
             f"solar array '{SOLAR_ARRAY['name']}' added (built-in forecast, offline, "
             f"with the clouds of {WEATHER})"
         )
+        self.set_options(
+            entry_id, "grid_limit", {"quarter_budget_kw": QUARTER_BUDGET_KW}
+        )
+        log(f"quarter-hour budget {QUARTER_BUDGET_KW} kW (the month peak is billed)")
+        self.set_options(
+            entry_id, "prices", {"price_entity": "sensor.electricity_price"}
+        )
+        for card in CARDS:
+            self.add_subentry(entry_id, "card", [card])
+        log(
+            f"cards of {', '.join(str(c['name']) for c in CARDS)}; sessions priced by "
+            "sensor.electricity_price"
+        )
         return entry_id
 
-    def use_weather(self, entry_id: str) -> None:
-        """Configure -> Solar forecast: the built-in model with the demo's weather."""
+    def set_modes(self) -> None:
+        """Charging modes as residents pick them; Flat 1A's and 3C's cards plan."""
+        for charger, mode in MODES.items():
+            self.api(
+                "POST",
+                "/api/services/select/select_option",
+                {"entity_id": f"select.{charger}_charging_mode", "option": mode},
+            )
+        log(
+            "charging modes: "
+            + ", ".join(f"{charger} {mode}" for charger, mode in MODES.items())
+        )
+
+    def set_options(self, entry_id: str, step: str, answer: dict[str, Any]) -> None:
+        """Configure -> ``step`` of the site's options, as in the UI."""
         base = "/api/config/config_entries/options/flow"
         flow = self.api("POST", base, {"handler": entry_id})
-        for answer in (
-            {"next_step_id": "forecast"},
-            {"forecast_source": "builtin", "weather_entity": WEATHER},
-        ):
-            flow = self.api("POST", f"{base}/{flow['flow_id']}", answer)
+        for reply in ({"next_step_id": step}, answer):
+            flow = self.api("POST", f"{base}/{flow['flow_id']}", reply)
             if flow.get("errors"):
-                raise DemoError(f"forecast options refused: {flow['errors']}")
+                raise DemoError(f"{step} options refused: {flow['errors']}")
         if flow.get("type") != "create_entry":
-            raise DemoError(f"forecast options not saved: {flow}")
+            raise DemoError(f"{step} options not saved: {flow}")
 
     def add_subentry(
         self, entry_id: str, kind: str, answers: list[dict[str, Any]]
@@ -589,6 +700,23 @@ class Demo:
         self.add_subentry(entry_id, "charger", answers)
         log(f"charger '{name}' added")
 
+    def wait_for_number(self, entity_id: str) -> None:
+        """Until the Modbus integration has read the wallbox (its number has a value)."""
+        deadline = time.monotonic() + HEADROOM_TIMEOUT
+        while time.monotonic() < deadline:
+            self.check_alive()
+            try:
+                float(self.api("GET", f"/api/states/{entity_id}")["state"])
+            except urllib.error.HTTPError as err:
+                if err.code != 404:  # not there yet: the template is still starting
+                    raise
+            except ValueError:
+                pass
+            else:
+                return
+            time.sleep(1.0)
+        raise DemoError(f"{entity_id} got no value within {HEADROOM_TIMEOUT:.0f} s")
+
     def add_entity_charger(
         self, entry_id: str, name: str, unit: int, max_a: int
     ) -> None:
@@ -600,6 +728,8 @@ class Demo:
                 "number_entity": f"number.wallbox_{unit}_current_limit",
                 "power_entity": f"sensor.wallbox_{unit}_power",
                 "status_entity": f"binary_sensor.wallbox_{unit}_car_connected",
+                "energy_entity": f"sensor.wallbox_{unit}_energy",
+                **({"id_tag_entity": "sensor.wallbox_2_id_tag"} if unit == 2 else {}),
                 "phases": "3",
                 "phase": "l1",
                 "min_a": 6,
@@ -657,6 +787,93 @@ class Demo:
         }
         self.ws({"type": "energy/save_prefs", "energy_sources": [grid, solar]})
         log("Energy dashboard: grid meter, solar meter and the site's forecast")
+
+    def install_dashboard(self) -> None:
+        """docs/dashboard.yaml as a dashboard, and that as everyone's default one.
+
+        As the UI does it: Settings -> Dashboards -> Add dashboard, its raw
+        configuration saved, then "Set as default" (a system setting since 2026.x).
+        """
+        import yaml  # Home Assistant's own dependency
+
+        config = yaml.safe_load(DASHBOARD.read_text(encoding="utf-8"))
+        (dashboards,) = self.ws({"type": "lovelace/dashboards/list"})
+        if not any(d["url_path"] == DASHBOARD_PATH for d in dashboards):
+            self.ws(
+                {
+                    "type": "lovelace/dashboards/create",
+                    "url_path": DASHBOARD_PATH,
+                    "title": config["title"],
+                    "icon": "mdi:home-lightning-bolt",
+                    "show_in_sidebar": True,
+                    "require_admin": False,
+                }
+            )
+        (core,) = self.ws({"type": "frontend/get_system_data", "key": "core"})
+        self.ws(
+            {
+                "type": "lovelace/config/save",
+                "url_path": DASHBOARD_PATH,
+                "config": config,
+            },
+            {
+                "type": "frontend/set_system_data",
+                "key": "core",
+                "value": {**(core.get("value") or {}), "default_panel": DASHBOARD_PATH},
+            },
+        )
+        log(f"default dashboard: {DASHBOARD.relative_to(ROOT)} at /{DASHBOARD_PATH}")
+
+    def export_sessions(self, **data: Any) -> dict[str, Any]:
+        """stekker.export_sessions over REST, this month (the site's time zone)."""
+        month = datetime.now(ZoneInfo(TIME_ZONE)).strftime("%Y-%m")
+        reply = self.api(
+            "POST",
+            "/api/services/stekker/export_sessions?return_response",
+            {"month": month, **data},
+        )
+        response: dict[str, Any] = reply["service_response"]
+        return response
+
+    def wait_for_sessions(self) -> list[dict[str, Any]]:
+        """Until the cars' comings and goings have recorded a few sessions."""
+        deadline = time.monotonic() + SESSIONS_TIMEOUT
+        while time.monotonic() < deadline:
+            self.check_alive()
+            sessions: list[dict[str, Any]] = self.export_sessions()["sessions"]
+            if len([s for s in sessions if s["end"]]) >= SESSIONS_WANTED:
+                return sessions
+            time.sleep(5.0)
+        raise DemoError(
+            f"fewer than {SESSIONS_WANTED} charging sessions ended within "
+            f"{SESSIONS_TIMEOUT:.0f} s"
+        )
+
+    def check_export(self) -> Path:
+        """The CSV export lands in the allowed folder with one row per session."""
+        result = self.export_sessions(folder=str(self.exports))
+        if not result.get("file"):
+            raise DemoError(f"export_sessions wrote no file: {result}")
+        path = Path(result["file"])
+        if path.parent != self.exports or not path.is_file():
+            raise DemoError(f"the export is not in {self.exports}: {path}")
+        with path.open(newline="", encoding="utf-8") as file:
+            rows = list(csv.DictReader(file))
+        if len(rows) != len(result["sessions"]) or not rows:
+            raise DemoError(
+                f"{path.name} has {len(rows)} rows for {len(result['sessions'])} sessions"
+            )
+        missing = {"charger", "card_name", "energy_kwh", "solar_kwh", "cost"} - set(
+            rows[0]
+        )
+        if missing:
+            raise DemoError(f"{path.name} lacks the columns {sorted(missing)}")
+        cards = sorted({r["card_name"] for r in rows if r["card_name"]})
+        log(
+            f"CSV export: {path.name}, {len(rows)} sessions"
+            + (f" (cards: {', '.join(cards)})" if cards else "")
+        )
+        return path
 
     def site_states(self) -> list[dict[str, Any]]:
         states: list[dict[str, Any]] = self.api("GET", "/api/states")
@@ -874,12 +1091,20 @@ def run(demo: Demo, check: bool, screenshots: Path) -> int:
             print(f"  {state['entity_id']:55} {state['state']:>10} {unit}")
         demo.ensure_energy(site)
         demo.check_energy_forecast(site)
+        demo.set_modes()
+        demo.install_dashboard()
         if check:
             demo.check_http_settings()
             if errors := demo.setup_errors():
                 raise DemoError(
                     "integrations failed to set up:\n" + "\n".join(errors[:20])
                 )
+            sessions = demo.wait_for_sessions()
+            log(
+                f"{len(sessions)} charging sessions this month after "
+                f"{time.monotonic() - started:.0f} s"
+            )
+            demo.check_export()
             browser_started = time.monotonic()
             try:
                 demo_browser.check(

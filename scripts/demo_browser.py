@@ -21,6 +21,9 @@ if TYPE_CHECKING:  # demo.py runs as __main__ and hands itself in
 
 PAGE_TIMEOUT = 60.0
 WINDOW = (1400, 1000)
+PHONE = (412, 915)  # a common phone's viewport in CSS pixels
+# What a card shows for an entity it cannot show; none may be on the dashboard.
+NOT_LIVE = ("Entity not available", "Entity not found", "Unavailable", "unavailable")
 
 # Visible text of the page, through every open shadow root, one text node a line.
 TEXT_JS = """
@@ -70,6 +73,21 @@ function walk(node) {
 }
 walk(document.body);
 return out;
+"""
+
+
+# How tall the dashboard's view is, so a screenshot can show all of it.
+VIEW_HEIGHT_JS = """
+let tallest = document.documentElement.scrollHeight;
+function walk(node) {
+  if (node.nodeType === Node.ELEMENT_NODE) {
+    if (node.scrollHeight > tallest && node.scrollHeight < 20000) tallest = node.scrollHeight;
+    if (node.shadowRoot) walk(node.shadowRoot);
+  }
+  for (const child of node.children || []) walk(child);
+}
+walk(document.body);
+return tallest;
 """
 
 
@@ -188,15 +206,21 @@ class Browser:
             + f"\n  screenshot: {failed}"
         )
 
-    def save(self, name: str, height: int | None = None) -> Path:
+    def save(
+        self, name: str, height: int | None = None, width: int | None = None
+    ) -> Path:
         path = self.screenshots / name
-        if height is not None:
-            self.driver.set_window_size(WINDOW[0], height)
-            time.sleep(1.0)  # let the page lay itself out again
+        if height is not None or width is not None:
+            self.driver.set_window_size(width or WINDOW[0], height or WINDOW[1])
+            time.sleep(2.0)  # let the page lay itself out again
         self.driver.save_screenshot(str(path))
-        if height is not None:
+        if height is not None or width is not None:
             self.driver.set_window_size(*WINDOW)
         return path
+
+    def page_height(self) -> int:
+        """The height the current view needs to show whole (through shadow roots)."""
+        return int(self.driver.execute_script(VIEW_HEIGHT_JS))
 
     def click(self, tag: str, label: str) -> None:
         element = self.driver.execute_script(FIND_JS, tag, label)
@@ -213,6 +237,46 @@ def site_device_id(demo: Demo, site_entry_id: str, name: str) -> str:
         if site_entry_id in device["config_entries"] and device["name"] == name:
             return str(device["id"])
     raise CheckFailed(f"no device {name!r} for the site's config entry")
+
+
+def check_dashboard(browser: Browser) -> list[Path]:
+    """The manager's dashboard (the default one) with live values, desktop and phone."""
+    number = r"-?\d+(?:[.,]\d+)?"
+    expected: list[str | re.Pattern[str]] = [
+        "Grid connection",
+        re.compile("Headroom"),
+        re.compile(number + r"\s*%"),  # the GTV utilisation gauge
+        "Phases against the 80 A fuse",
+        "Production against the forecast",
+        "Month peak",
+        *("Carport left", "Carport right", "Garage 1", "Garage 2"),
+        "Limited by",
+        "Will not make it",
+        # This month's sessions: a charger's row and a card's (sessions, energy).
+        re.compile(
+            r"Per charger\n[\s\S]*(Carport|Garage) [\w ]+\n\d+\n" + number + " kWh"
+        ),
+        re.compile(r"Per card\n[\s\S]*Flat \d[A-C]\n\d+\n" + number + " kWh"),
+    ]
+
+    def live() -> str | None:
+        text = browser.text()
+        shown = [word for word in NOT_LIVE if word in text]
+        return f"cards show {shown}" if shown else None
+
+    browser.open("/")  # the default dashboard
+    browser.wait_for("the manager's dashboard", expected, "dashboard.png", also=live)
+    time.sleep(2.0)  # gauges and graphs animate into place
+    height = min(browser.page_height() + 80, 6000)
+    saved = [browser.save("dashboard.png", height=height)]
+    browser.driver.set_window_size(*PHONE)
+    time.sleep(2.0)
+    phone_height = min(browser.page_height() + 80, 12000)
+    saved.append(
+        browser.save("dashboard-phone.png", height=phone_height, width=PHONE[0])
+    )
+    log("browser: the dashboard shows the complex with live values (desktop and phone)")
+    return saved
 
 
 def wait_for_solar_energy(demo: Demo, suffix: str) -> str:
@@ -251,6 +315,7 @@ def check(
         log(
             f"browser: logged in, the frontend runs ({time.monotonic() - started:.1f} s)"
         )
+        saved += check_dashboard(browser)
 
         browser.open(f"/config/devices/device/{device}")
         value = r"\n-?[\d.,]+\s*"
