@@ -849,6 +849,24 @@ class Demo:
             f"{SESSIONS_TIMEOUT:.0f} s"
         )
 
+    def wait_for_charging(self) -> None:
+        """Until the evening's first cars have come home and draw (the dashboard's view)."""
+        entity = "sensor.demo_complex_charging_power"
+        deadline = time.monotonic() + SESSIONS_TIMEOUT
+        while time.monotonic() < deadline:
+            self.check_alive()
+            try:
+                charging_kw = float(self.api("GET", f"/api/states/{entity}")["state"])
+            except ValueError:
+                charging_kw = 0.0
+            if charging_kw >= 1.0:
+                log(f"cars home and charging: {charging_kw:.1f} kW")
+                return
+            time.sleep(2.0)
+        raise DemoError(
+            f"no car charged within {SESSIONS_TIMEOUT:.0f} s ({entity} stayed below 1 kW)"
+        )
+
     def check_export(self) -> Path:
         """The CSV export lands in the allowed folder with one row per session."""
         result = self.export_sessions(folder=str(self.exports))
@@ -1105,6 +1123,7 @@ def run(demo: Demo, check: bool, screenshots: Path) -> int:
                 f"{time.monotonic() - started:.0f} s"
             )
             demo.check_export()
+            demo.wait_for_charging()
             browser_started = time.monotonic()
             try:
                 demo_browser.check(

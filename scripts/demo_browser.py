@@ -254,9 +254,9 @@ def check_dashboard(browser: Browser) -> list[Path]:
         "Will not make it",
         # This month's sessions: a charger's row and a card's (sessions, energy).
         re.compile(
-            r"Per charger\n[\s\S]*(Carport|Garage) [\w ]+\n\d+\n" + number + " kWh"
+            r"Per charger\n[\s\S]*(Carport|Garage) [\w ]+\n\d+\n" + number + "\n"
         ),
-        re.compile(r"Per card\n[\s\S]*Flat \d[A-C]\n\d+\n" + number + " kWh"),
+        re.compile(r"Per card\n[\s\S]*Flat \d[A-C]\n\d+\n" + number + "\n"),
     ]
 
     def live() -> str | None:
