@@ -30,7 +30,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections import deque
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo
@@ -867,6 +867,37 @@ class Demo:
             f"no car charged within {SESSIONS_TIMEOUT:.0f} s ({entity} stayed below 1 kW)"
         )
 
+    def plan_overnight(self) -> None:
+        """The evening's first car needs 30 kWh by 07:30: its charger plans the night."""
+        local = datetime.now(ZoneInfo(TIME_ZONE))
+        departure = local.replace(hour=7, minute=30, second=0, microsecond=0)
+        if departure <= local:
+            departure += timedelta(days=1)
+        self.api(
+            "POST",
+            "/api/services/stekker/set_charging_need",
+            {
+                "entity_id": "select.carport_left_charging_mode",
+                "energy_kwh": 30,
+                "departure": departure.isoformat(),
+            },
+        )
+        deadline = time.monotonic() + HEADROOM_TIMEOUT
+        entity = "sensor.carport_left_planned_power"
+        while time.monotonic() < deadline:
+            self.check_alive()
+            try:
+                planned_kw = float(self.api("GET", f"/api/states/{entity}")["state"])
+            except ValueError:
+                time.sleep(2.0)
+                continue
+            log(
+                f"Carport left needs 30 kWh by {departure:%H:%M}: planned, "
+                f"{planned_kw:.1f} kW now"
+            )
+            return
+        raise DemoError(f"{entity} got no plan within {HEADROOM_TIMEOUT:.0f} s")
+
     def check_export(self) -> Path:
         """The CSV export lands in the allowed folder with one row per session."""
         result = self.export_sessions(folder=str(self.exports))
@@ -1124,6 +1155,7 @@ def run(demo: Demo, check: bool, screenshots: Path) -> int:
             )
             demo.check_export()
             demo.wait_for_charging()
+            demo.plan_overnight()
             browser_started = time.monotonic()
             try:
                 demo_browser.check(
