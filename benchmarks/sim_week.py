@@ -13,8 +13,9 @@ cars come in the morning and leave in the afternoon, each with its own need.
 Each quarter hour the strategy sets every car's power for the slot; the real
 building and solar of that slot then decide the import. The plan strategy
 replans each quarter hour (the HA layer also replans on events and every 5
-minutes) and runs each car at its planned power for the slot, capped by the
-real limits. The cap, like every baseline's, gives every car the same current
+minutes) and runs each car at its planned power for the slot, or at more when
+the planned mode's rule (engine/modes.py) gives it a share of the live solar
+surplus, capped by the real limits. The cap, like every baseline's, gives every car the same current
 (water-filling) within the grid limit and the phase fuses.
 
 Slot granularity: no lag of a charger within a slot is modelled, the cap sees
@@ -30,7 +31,17 @@ from datetime import UTC, datetime, timedelta
 
 import highspy
 
+from custom_components.stekker.engine.charger import ChargerSpec
 from custom_components.stekker.engine.load_profile import expected_load_kw
+from custom_components.stekker.engine.modes import (
+    ChargeMode,
+    ModeCharger,
+    ModeLimit,
+    ModeMemory,
+    SlotPlan,
+    SolarConfig,
+    mode_ceilings,
+)
 from custom_components.stekker.engine.plan import PlanCar, PlanInput, make_plan
 from custom_components.stekker.engine.solar import SolarArray, array_power_w
 
@@ -335,7 +346,7 @@ def planner(
     capacity_price: float,
     timings: list[float],
     *,
-    live_surplus: bool = False,
+    live_surplus: bool = True,
     budget: bool = False,
 ) -> Strategy:
     """The site plan, replanned each slot; a car runs at its slot-0 power.
@@ -343,9 +354,16 @@ def planner(
     With `budget` the live cap also holds the import at the month peak so
     far, unless the plan chose a higher import for this slot.
 
-    With `live_surplus`, cars that still need energy also share the live
-    surplus the plan did not foresee (as the solar modes take it).
+    With `live_surplus` (the product's behaviour) each car's ceiling is the
+    planned mode's (`mode_ceilings`) given the slot's real surplus: where that
+    is above the plan, the car takes its share of the surplus. The mode's
+    start and stop waits are taken as over after the slot's first minutes:
+    the ceiling is the one `mode_ceilings` gives `max(start_s, stop_s)` into
+    the slot (the slot's surplus is constant).
     """
+    memory: dict[str, ModeMemory] = {}
+    config = SolarConfig()
+    wait_s = max(config.start_s, config.stop_s)
 
     def strategy(
         world: World, slot: int, present: dict[int, tuple[Session, float]], peak: float
@@ -392,15 +410,23 @@ def planner(
             asked[car] = kw * 1000.0 / (ch.phases * VOLTAGE)
             planned_kw += kw
         if live_surplus:
-            unforeseen = world.solar[slot] - world.building[slot] - planned_kw
-            room = {
-                car: world.chargers[car].max_a - asked[car]
-                for car, entry in present.items()
-                if _remaining(entry) > 1e-9
-            }
-            extra = water_fill(room, world.chargers, max(0.0, unforeseen), [1e9] * 3)
-            for car, a in extra.items():
-                asked[car] += a
+            nonlocal memory
+            start = slot * SLOT_H * 3600.0
+            chargers = []
+            for car in present:
+                ch = world.chargers[car]
+                kw = plan.cars[str(car)].power_kw[0]
+                spec = ChargerSpec(str(car), ch.phases, ch.phase, MIN_A, ch.max_a)
+                slot_plan = SlotPlan(start, SLOT_H, kw)
+                chargers.append(ModeCharger(spec, ChargeMode.PLANNED, kw, slot_plan))
+            grid_kw = world.building[slot] - world.solar[slot] + planned_kw
+            for now in (start, start + wait_s):
+                out = mode_ceilings(chargers, grid_kw, VOLTAGE, memory, now, config)
+                memory = out.memory
+            for car in present:
+                ceiling = out.ceilings[str(car)]
+                if ceiling.limit is ModeLimit.SOLAR:
+                    asked[car] = max(asked[car], ceiling.amps)
         if not budget:
             return asked, math.inf
         # The live budget: what the month peak allows, or the plan's import

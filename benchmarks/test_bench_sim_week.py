@@ -25,7 +25,7 @@ def test_sim_week() -> None:
     runs: dict[str, Result] = {
         "": run_week(world, planner(0.0, timings)),
         "_budget": run_week(world, planner(4.0, [], budget=True)),
-        "_live_surplus": run_week(world, planner(0.0, [], live_surplus=True)),
+        "_plan_only": run_week(world, planner(0.0, [], live_surplus=False)),
         "_uncontrolled": run_week(world, uncontrolled, capped=False),
         "_equal_share": run_week(world, equal_share),
         "_min_surplus": run_week(world, min_and_surplus),

@@ -265,6 +265,20 @@ async def test_a_limit_entity_lowers_the_live_headroom_at_once(
     assert f"Limit entity {SIGNAL} has a value again" in caplog.text
 
 
+async def test_a_new_limit_from_the_entity_is_planned_for(
+    hass: HomeAssistant, meter_server: ModbusSimServer
+) -> None:
+    hass.states.async_set(SIGNAL, "45", {"unit_of_measurement": "kW"})
+    entry = await running_site(hass, meter_server, limit_entity=SIGNAL)
+    planner = entry.runtime_data.planner
+    before = planner.current
+    assert before is not None
+    hass.states.async_set(SIGNAL, "30", {"unit_of_measurement": "kW"})
+    await hass.async_block_till_done()
+    assert planner.current is not None
+    assert planner.current is not before
+
+
 async def test_the_plan_sees_the_schedule_the_entity_and_the_prices(
     hass: HomeAssistant, meter_server: ModbusSimServer
 ) -> None:

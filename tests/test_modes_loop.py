@@ -200,3 +200,69 @@ async def test_a_solar_car_follows_the_surplus_and_an_off_car_stays_paused(
             "Sun": "solar",
             "Off": "mode",
         }
+
+
+async def test_a_planned_car_takes_the_surplus_over_its_plan(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """Solar first: 1 kWh planned in the first quarter is 6 A, but 9 kW are
+    exported: the car takes the surplus, not only its plan."""
+    freezer.move_to(START)
+    site = SimulatedSite(FlatLoad(-3000.0), {"Car": Car("car")}, start_s=10 * 3600.0)
+    site_data = {"gtv_kw": 50.0, "phases": 3, "fuse_a": FUSE_A, "voltage_v": V}
+    async with closed_loop(
+        hass,
+        site,
+        {"Car": entity_charger("Car")},
+        site_data=site_data,
+        options=FAST,
+        grid="total",
+    ) as loop:
+        loop.on_cycle.append(follow_clock(freezer))
+        await hass.services.async_call(
+            "number",
+            "set_value",
+            {"entity_id": "number.car_energy_need", "value": 1.0},
+            blocking=True,
+        )
+        await set_mode(hass, "car", "planned")
+        await settle(hass, freezer)
+        plan = loop.entry.runtime_data.planner.current
+        assert plan is not None
+        (car,) = plan.cars.values()
+        assert car.plan.power_kw[0] * 1000 / (3 * V) < 6.0 + 1e-6
+        await loop.cycle(30)
+        # 9 kW surplus (its own draw counted back in): 9000 / 690 = 13.0 A.
+        assert site.history[-1].setpoints_a["Car"] == pytest.approx(
+            9000 / (3 * V), abs=1.0
+        )
+        assert abs(site.grid_power_w()) < 1000.0
+        (state,) = loop.entry.runtime_data.balancer.chargers.values()
+        assert state.limited_by == "solar"
+
+
+async def test_a_stale_meter_does_not_start_a_car_its_mode_pauses(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """Review: the grid sensor stops; the fail-safe (6 A) brings the fast car
+    to 6 A but leaves the off car paused (it used to start it at 6 A)."""
+    freezer.move_to(START)
+    site = SimulatedSite(
+        FlatLoad(2000.0), {"Fast": Car("fast"), "Off": Car("off")}, start_s=36000.0
+    )
+    chargers = {"Fast": entity_charger("Fast"), "Off": entity_charger("Off")}
+    async with closed_loop(hass, site, chargers, options=FAST, grid="total") as loop:
+        loop.on_cycle.append(follow_clock(freezer))
+        await set_mode(hass, "off", "off")
+        await settle(hass, freezer)
+        await loop.cycle(20)
+        assert site.history[-1].setpoints_a["Fast"] > 6.0
+        loop.grid = "silent"  # the grid power sensor stops reporting
+        for _ in range(40):
+            await loop.cycle()
+            if hass.states.get("sensor.fast_balancing_state").state == "fail_safe":
+                break
+        assert hass.states.get("sensor.fast_balancing_state").state == "fail_safe"
+        await loop.cycle()
+        assert loop.setpoints() == {"Fast": 6.0, "Off": 0.0}
+        assert all(s.setpoints_a["Off"] == 0.0 for s in site.history)

@@ -240,3 +240,35 @@ async def test_extras_that_cannot_be_read_never_take_the_meter_down(
     await coordinator.async_refresh()
     assert not coordinator.last_update_success
     await hass.config_entries.async_unload(site.entry_id)
+
+
+async def test_import_and_export_of_different_moments_count_at_their_worst(
+    hass: HomeAssistant,
+) -> None:
+    """Review: separate sensors report at different moments. The site exported
+    3 kW and now imports 5 kW; the import sensor has reported, the export sensor
+    not yet: import 5 - export 3 (old) read as 2 kW, 3 kW less than the truth.
+    One meter never imports and exports at once: the import alone counts."""
+    fields = other_meter(hass)
+    flow_id = await start_to_meter(hass)
+    await hass.config_entries.flow.async_configure(
+        flow_id, {"next_step_id": "net_sensors"}
+    )
+    await hass.config_entries.flow.async_configure(flow_id, {**fields, "role": "grid"})
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {"next_step_id": "save"}
+    )
+    entry = result["result"]
+    (meter,) = entry.subentries.values()
+    await hass.async_block_till_done()
+    coordinator = entry.runtime_data.meters[meter.subentry_id]
+    hass.states.async_set("sensor.meter_import", "0", POWER)
+    hass.states.async_set("sensor.meter_export", "3.0", POWER)
+    await coordinator.async_refresh()
+    assert coordinator.data.power_w == pytest.approx(-3000.0)
+    hass.states.async_set("sensor.meter_import", "5.0", POWER)  # export not yet
+    hass.states.async_set("sensor.meter_import_l2", "1.5", POWER)  # per phase too
+    await coordinator.async_refresh()
+    assert coordinator.data.power_w == pytest.approx(5000.0)
+    assert coordinator.data.phase("power", "l2") == pytest.approx(1500.0)
+    await hass.config_entries.async_unload(entry.entry_id)

@@ -157,3 +157,56 @@ def test_a_restored_peak_never_lowers_one_already_counted() -> None:
     meter.restore_peak(now, 6.0)
     meter.restore_peak(datetime(2026, 10, 30, 12, tzinfo=UTC), 12.0)
     assert meter.month_peak_kw(now) == 9.0
+
+
+def early_peak(seconds: float) -> tuple[float, float, float]:
+    """25 kW for the first 5 minutes of the quarter, then 5 kW."""
+    watts = 25_000.0 if START_S < seconds <= START_S + 300 else BASE_W
+    return (watts / 3, watts / 3, watts / 3)
+
+
+@pytest.mark.parametrize(
+    "restart",
+    [
+        False,
+        pytest.param(
+            True,
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="review: the quarter's import so far is not kept over a "
+                "restart; the new tracker counts the quarter's first minutes at "
+                "the import after the restart, so an earlier peak is forgotten "
+                "and the allowance is too large",
+            ),
+        ),
+    ],
+)
+async def test_a_restart_mid_quarter_keeps_what_the_quarter_imported(
+    hass: HomeAssistant, restart: bool
+) -> None:
+    """Budget 15 kW: a 25 kW building peak for 5 minutes uses 2.08 of the
+    quarter's 3.75 kWh; HA restarts at 5:20 and the car may not take more than
+    what is left (10 kW on average with the building's 5 kW). Measured with
+    the restart: 18.1 kW."""
+    car = Car("a", max_a=16.0)
+    site = SimulatedSite(early_peak, {"A": car}, start_s=START_S)
+    async with closed_loop(
+        hass, site, {"A": entity_charger("A")}, options={"quarter_budget_kw": 15.0}
+    ) as loop:
+
+        def quarters_on_the_loop_clock() -> None:
+            headroom = loop.entry.runtime_data.headroom
+            headroom.wall_clock = lambda: EPOCH + timedelta(seconds=loop.time_s)
+            headroom.quarter = QuarterHourMeter(headroom.limits)
+
+        quarters_on_the_loop_clock()
+        await loop.cycle(320)
+        if restart:
+            assert await hass.config_entries.async_reload(loop.entry.entry_id)
+            await hass.async_block_till_done()
+            loop.entry.runtime_data.balancer.clock = loop.now
+            quarters_on_the_loop_clock()  # what a restart starts from
+        await loop.cycle(580)
+        after = [s.draws_a["A"] for s in site.history if s.time_s > START_S + 320]
+        assert max(after) >= 6.0  # the car used what was left
+        assert quarter_average_kw(loop, START_S) <= 15.0 + 0.1

@@ -1,9 +1,10 @@
 """Stekker: balance a site's EV chargers and building load under its grid capacity."""
 
 import asyncio
+from collections.abc import Callable
 
 from homeassistant.const import Platform
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 
@@ -81,7 +82,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: StekkerConfigEntry) -> b
     headroom.async_recompute()  # the entities start from the first readings
     balancer.async_attach()
     if unsubscribe := async_track_limit_entity(
-        hass, headroom.limits, balancer.async_schedule_cycle
+        hass, headroom.limits, _limit_changed(entry)
     ):
         entry.async_on_unload(unsubscribe)
     await sessions.async_start()  # before the entities, which read its book
@@ -94,6 +95,17 @@ async def async_setup_entry(hass: HomeAssistant, entry: StekkerConfigEntry) -> b
     entry.runtime_data.planner.async_attach()
     await balancer.async_run_cycle()
     return True
+
+
+def _limit_changed(entry: StekkerConfigEntry) -> Callable[[], None]:
+    """A new limit from the limit entity: obeyed at once, and planned for."""
+
+    @callback
+    def changed() -> None:
+        entry.runtime_data.balancer.async_schedule_cycle()
+        entry.runtime_data.planner.async_schedule()
+
+    return changed
 
 
 async def _async_reload(hass: HomeAssistant, entry: StekkerConfigEntry) -> None:

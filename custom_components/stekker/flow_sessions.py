@@ -1,13 +1,8 @@
-"""Card subentries (a resident's RFID card, with the defaults for their car) and
-the site's session options (the price sensor that prices them)."""
+"""Card subentries: a resident's RFID card, with the defaults for their car."""
 
 from typing import Any, Final
 
 import probatio
-from homeassistant.config_entries import (
-    ConfigSubentryFlow,
-    SubentryFlowResult,
-)
 from homeassistant.const import CONF_NAME
 from homeassistant.helpers import selector
 
@@ -18,6 +13,7 @@ from .const import (
     SUBENTRY_CARD,
 )
 from .engine.sessions import id_tag_valid, normalize_tag
+from .flow_named import NamedSubentryFlow
 
 MAX_NEED_KWH: Final = 200.0
 
@@ -37,51 +33,12 @@ CARD_SCHEMA = probatio.Schema(
 )
 
 
-class CardSubentryFlow(ConfigSubentryFlow):
+class CardSubentryFlow(NamedSubentryFlow):
     """Add or change a card: its id tag, the resident's name, their car's need."""
 
-    async def async_step_user(
-        self, user_input: dict[str, Any] | None = None
-    ) -> SubentryFlowResult:
-        errors: dict[str, str] = {}
-        if user_input is not None:
-            data, errors = self._card(user_input, None)
-            if not errors:
-                return self.async_create_entry(
-                    title=user_input[CONF_NAME].strip(), data=data
-                )
-        return self.async_show_form(
-            step_id="user",
-            data_schema=self.add_suggested_values_to_schema(
-                CARD_SCHEMA, user_input or {}
-            ),
-            errors=errors,
-        )
+    schema = CARD_SCHEMA
 
-    async def async_step_reconfigure(
-        self, user_input: dict[str, Any] | None = None
-    ) -> SubentryFlowResult:
-        subentry = self._get_reconfigure_subentry()
-        errors: dict[str, str] = {}
-        if user_input is not None:
-            data, errors = self._card(user_input, subentry.subentry_id)
-            if not errors:
-                return self.async_update_and_abort(
-                    self._get_entry(),
-                    subentry,
-                    title=user_input[CONF_NAME].strip(),
-                    data=data,
-                )
-        return self.async_show_form(
-            step_id="reconfigure",
-            data_schema=self.add_suggested_values_to_schema(
-                CARD_SCHEMA,
-                user_input or {**subentry.data, CONF_NAME: subentry.title},
-            ),
-            errors=errors,
-        )
-
-    def _card(
+    def _checked(
         self, user_input: dict[str, Any], own_id: str | None
     ) -> tuple[dict[str, Any], dict[str, str]]:
         """The card's data, and field -> error key for what is wrong."""

@@ -10,9 +10,7 @@ import probatio
 from homeassistant.components.weather.const import WeatherEntityFeature
 from homeassistant.config_entries import (
     ConfigFlowResult,
-    ConfigSubentryFlow,
     OptionsFlow,
-    SubentryFlowResult,
 )
 from homeassistant.const import (
     ATTR_SUPPORTED_FEATURES,
@@ -41,6 +39,7 @@ from .const import (
     FORECAST_OPEN_METEO,
 )
 from .engine.solar import SolarArray, solar_array_errors
+from .flow_named import NamedSubentryFlow
 from .forecast import ForecastSolarSource
 from .selectors import dropdown
 
@@ -145,49 +144,16 @@ def array_data(user_input: dict[str, Any]) -> tuple[dict[str, Any], dict[str, st
     return data, errors
 
 
-class SolarArraySubentryFlow(ConfigSubentryFlow):
+class SolarArraySubentryFlow(NamedSubentryFlow):
     """Add or change a solar array: its size, orientation and inverter limit."""
 
-    async def async_step_user(
-        self, user_input: dict[str, Any] | None = None
-    ) -> SubentryFlowResult:
-        errors: dict[str, str] = {}
-        if user_input is not None:
-            data, errors = array_data(user_input)
-            if not errors:
-                return self.async_create_entry(
-                    title=user_input[CONF_NAME].strip(), data=data
-                )
-        return self.async_show_form(
-            step_id="user",
-            data_schema=self.add_suggested_values_to_schema(
-                ARRAY_SCHEMA, user_input or ARRAY_DEFAULTS
-            ),
-            errors=errors,
-        )
+    schema = ARRAY_SCHEMA
+    defaults = ARRAY_DEFAULTS
 
-    async def async_step_reconfigure(
-        self, user_input: dict[str, Any] | None = None
-    ) -> SubentryFlowResult:
-        subentry = self._get_reconfigure_subentry()
-        errors: dict[str, str] = {}
-        if user_input is not None:
-            data, errors = array_data(user_input)
-            if not errors:
-                return self.async_update_and_abort(
-                    self._get_entry(),
-                    subentry,
-                    title=user_input[CONF_NAME].strip(),
-                    data=data,
-                )
-        return self.async_show_form(
-            step_id="reconfigure",
-            data_schema=self.add_suggested_values_to_schema(
-                ARRAY_SCHEMA,
-                user_input or {**subentry.data, CONF_NAME: subentry.title},
-            ),
-            errors=errors,
-        )
+    def _checked(
+        self, user_input: dict[str, Any], own_id: str | None
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        return array_data(user_input)
 
 
 FORECAST_KEYS = (

@@ -178,6 +178,101 @@ def test_planned_without_a_plan_charges_as_fast_and_zero_power_pauses() -> None:
     assert ceilings["a"].amps == 0.0
 
 
+def test_planned_takes_the_live_surplus_over_its_plan_at_once_when_running() -> None:
+    # Plan 2 kW (runs at 6 A = 4.14 kW), exporting 5 kW: 9.14 kW is surplus.
+    plan = SlotPlan(start=NOW, hours=0.25, power_kw=2.0)
+    car = ModeCharger(A3, ChargeMode.PLANNED, draw_kw=MIN3_KW, plan=plan)
+    ceilings, memory = run([car], -5.0)
+    assert ceilings["a"].amps == pytest.approx((5.0 + MIN3_KW) * 1000 / 690)
+    assert ceilings["a"].limit is ModeLimit.SOLAR
+    assert ceilings["a"].why.startswith("solar surplus 9.14 kW over the plan: plan:")
+    assert memory["a"].solar_on
+    # Importing what it draws: no surplus, the plan's ceiling again.
+    ceilings, memory = run([car], MIN3_KW, memory, NOW + 1)
+    assert ceilings["a"] == Ceiling(6.0, ModeLimit.PLAN, ceilings["a"].why)
+    assert not memory["a"].solar_on
+
+
+def test_planned_with_its_slot_done_starts_and_stops_on_surplus_with_hysteresis() -> (
+    None
+):
+    idle = SlotPlan(start=NOW, hours=0.25, power_kw=0.0)
+    car = ModeCharger(A3, ChargeMode.PLANNED, plan=idle)
+    # Exporting 5 kW: more than its 4.14 kW minimum, but only after start_s.
+    ceilings, memory = run([car], -5.0)
+    assert ceilings["a"].amps == 0.0
+    assert ceilings["a"].limit is ModeLimit.PLAN
+    ceilings, memory = run([car], -5.0, memory, NOW + 60)
+    assert ceilings["a"].amps == pytest.approx(5000 / 690)
+    assert memory["a"].slot_start == NOW  # the slot is still counted
+    # A cloud: importing 1 kW while drawing 4.14: 3.14 < 4.14 kW. At its minimum
+    # until stop_s, then paused.
+    drawing = ModeCharger(A3, ChargeMode.PLANNED, draw_kw=MIN3_KW, plan=idle)
+    ceilings, memory = run([drawing], 1.0, memory, NOW + 61)
+    assert ceilings["a"].amps == 6.0
+    ceilings, memory = run([drawing], 1.0, memory, NOW + 181)
+    assert ceilings["a"].amps == 0.0
+    # Unknown surplus: nothing starts on a guess, a running car stays at its
+    # minimum.
+    ceilings, _ = run([car], None, {"a": ModeMemory(solar_since=NOW - 500)})
+    assert ceilings["a"].amps == 0.0
+    ceilings, _ = run([car], None, {"a": ModeMemory(solar_on=True)})
+    assert ceilings["a"].amps == 6.0
+    assert ceilings["a"].why.startswith("solar surplus unknown over the plan")
+
+
+def test_planned_cars_take_only_what_the_solar_cars_leave_shared_over_plans() -> None:
+    c3 = ChargerSpec("c", 3, max_a=16.0)
+    on = {k: ModeMemory(solar_on=True) for k in "abc"}
+    # 20 kW exported: the solar car a takes its 11.04 kW maximum, b (1 phase,
+    # 32 A, plan done) the 7.36 kW maximum of the 8.96 kW left.
+    idle = SlotPlan(start=NOW, hours=0.25, power_kw=0.0)
+    cars = [
+        ModeCharger(A3, ChargeMode.SOLAR),
+        ModeCharger(B1, ChargeMode.PLANNED, plan=idle),
+    ]
+    ceilings, _ = run(cars, -20.0, on)
+    assert ceilings["a"].amps == pytest.approx(16.0)
+    assert ceilings["b"].amps == pytest.approx(32.0)
+    # 10 kW exported: a takes all, nothing is left for b (off: it stays off).
+    ceilings, _ = run(cars, -10.0, {"a": ModeMemory(solar_on=True)})
+    assert ceilings["a"].amps == pytest.approx(10000 / 690)
+    assert ceilings["b"].amps == 0.0
+    # Two planned cars: a plans 10 A (6.9 kW) and draws it, c's slot is done;
+    # exporting 8 kW leaves 14.9 kW: an equal 7.45 kW each, a above its plan.
+    plan = SlotPlan(start=NOW, hours=0.25, power_kw=6.9)
+    cars = [
+        ModeCharger(A3, ChargeMode.PLANNED, draw_kw=6.9, plan=plan),
+        ModeCharger(c3, ChargeMode.PLANNED, plan=idle),
+    ]
+    ceilings, _ = run(cars, -8.0, on)
+    assert ceilings["a"].amps == pytest.approx(7450 / 690)
+    assert ceilings["c"].amps == pytest.approx(7450 / 690)
+    # Exporting 2 kW leaves 8.9 kW: a keeps its plan, c gets 2 kW < its minimum.
+    ceilings, memory = run(cars, -2.0, on)
+    assert ceilings["a"].amps == pytest.approx(10.0)
+    assert ceilings["a"].limit is ModeLimit.PLAN
+    assert ceilings["c"].amps == 6.0  # counting down to its stop
+    assert memory["c"].solar_since == NOW
+
+
+def test_held_planned_cars_are_admitted_at_their_minimum_one_by_one() -> None:
+    # Three 3-phase cars the plan holds off, 9 kW exported: z waited long
+    # enough and takes it all; then two minimums (8.28 kW) fit, the third does
+    # not, and the 0.72 kW left goes to the two.
+    idle = SlotPlan(start=NOW, hours=0.25, power_kw=0.0)
+    specs = [ChargerSpec(i, 3, max_a=16.0) for i in "xyz"]
+    cars = [ModeCharger(spec, ChargeMode.PLANNED, plan=idle) for spec in specs]
+    waiting = {"z": ModeMemory(solar_since=NOW - 100)}  # the longest waiting first
+    ceilings, memory = run(cars, -9.0, waiting, NOW)
+    assert [ceilings[i].amps for i in "zxy"] == [pytest.approx(9000 / 690), 0.0, 0.0]
+    assert memory["z"].solar_on and memory["x"].solar_since == NOW
+    ceilings, memory = run(cars, -9.0, memory, NOW + 60)
+    assert ceilings["x"].amps == pytest.approx(4500 / 690)
+    assert ceilings["z"].amps == pytest.approx(4500 / 690)
+    assert ceilings["y"] == Ceiling(0.0, ModeLimit.PLAN, ceilings["y"].why)
+
+
 # --- the decision under ceilings ------------------------------------------------------
 
 ROOM = headroom(40.0, 40.0, 40.0, 30.0)
@@ -240,7 +335,7 @@ def test_a_cannot_pause_charger_keeps_its_minimum() -> None:
     assert held.targets["a"] == 8.0
 
 
-def test_holding_without_meter_data_obeys_ceilings_and_fail_safe_ignores_them() -> None:
+def test_holding_without_meter_data_and_the_fail_safe_obey_ceilings() -> None:
     inputs = [
         charger(A3, setpoint=16.0, measured=16.0),
         charger(B1, setpoint=16.0, measured=16.0),
@@ -255,7 +350,28 @@ def test_holding_without_meter_data_obeys_ceilings_and_fail_safe_ignores_them() 
     assert held.mode is Mode.HOLD
     assert held.targets == {"a": 0.0, "b": 7.0, "c": 10.0}  # never raised
     stale = decide(inputs, None, True, AllocatorMemory(), NOW, DIRECT, ceilings)
-    assert stale.targets == {"a": 6.0, "b": 6.0, "c": 6.0}
+    assert stale.targets == {"a": 0.0, "b": 6.0, "c": 6.0}
+
+
+def test_the_fail_safe_never_starts_a_car_its_mode_pauses() -> None:
+    """Review: the meter went stale with a car in mode off (or a planned car
+    whose slot is in, or a solar car without surplus): the fail-safe set them to
+    6 A, starting cars at the one moment nothing is measured. A mode only
+    lowers: the fail-safe stays under the ceiling, paused below the minimum."""
+    inputs = [
+        charger(A3, setpoint=0.0, fail_safe=6.0),
+        charger(B1, setpoint=0.0, fail_safe=10.0),
+        charger(ChargerSpec("c", 1, "l3"), setpoint=0.0, fail_safe=10.0),
+    ]
+    ceilings = {
+        "a": Ceiling(0.0, ModeLimit.MODE, "mode off"),
+        "b": Ceiling(0.0, ModeLimit.PLAN, "plan: slot delivered"),
+        "c": Ceiling(8.0, ModeLimit.PLAN, "plan"),
+    }
+    stale = decide(inputs, None, True, AllocatorMemory(), NOW, DIRECT, ceilings)
+    assert stale.mode is Mode.FAIL_SAFE
+    assert stale.targets == {"a": 0.0, "b": 0.0, "c": 8.0}
+    assert stale.states == dict.fromkeys("abc", "fail_safe")
 
 
 # --- property: a ceiling never gives more --------------------------------------------
@@ -293,16 +409,59 @@ def test_ceilings_only_lower(
     """Every target is at most its ceiling and at most what decide() gives that
     charger without modes when the others are as they were; a car whose ceiling
     is below 6 A is paused; never 0 < target < 6 A; totals fit the room."""
-    inputs = [
-        charger(spec, setpoint=setpoint, measured=setpoint, connected=plugged)
-        for spec, setpoint, plugged in fleet
-    ]
-    room_now = headroom(*room) if fresh else None
     ceilings = {
         spec.id: Ceiling(amps, ModeLimit.MODE, "")
         for (spec, _, _), amps in zip(fleet, cap, strict=False)
         if amps is not None
     }
+    _assert_only_lower(fleet, room, fresh, ceilings)
+
+
+@PROPERTY
+@given(
+    fleet=fleets(),
+    room=st.tuples(*(st.floats(0.0, 80.0) for _ in range(4))),
+    grid_kw=st.one_of(st.none(), st.floats(-60.0, 60.0)),
+    plan_kw=st.lists(st.floats(0.0, 25.0), min_size=5, max_size=5),
+    on=st.lists(st.booleans(), min_size=5, max_size=5),
+    fresh=st.booleans(),
+)
+def test_planned_surplus_ceilings_only_lower(
+    fleet: list[tuple[ChargerSpec, float | None, bool]],
+    room: tuple[float, float, float, float],
+    grid_kw: float | None,
+    plan_kw: list[float],
+    on: list[bool],
+    fresh: bool,
+) -> None:
+    """The planned cars' ceilings with the live surplus: the same guarantees."""
+    chargers = [
+        ModeCharger(
+            spec,
+            ChargeMode.PLANNED,
+            draw_kw=(setpoint or 0.0) * spec.phases * V / 1000.0,
+            plan=SlotPlan(NOW, 0.25, kw),
+        )
+        for (spec, setpoint, _), kw in zip(fleet, plan_kw, strict=False)
+    ]
+    memory = {
+        c.spec.id: ModeMemory(solar_on=o) for c, o in zip(chargers, on, strict=False)
+    }
+    out = mode_ceilings(chargers, grid_kw, V, memory, NOW)
+    _assert_only_lower(fleet, room, fresh, out.ceilings)
+
+
+def _assert_only_lower(
+    fleet: list[tuple[ChargerSpec, float | None, bool]],
+    room: tuple[float, float, float, float],
+    fresh: bool,
+    ceilings: dict[str, Ceiling],
+) -> None:
+    inputs = [
+        charger(spec, setpoint=setpoint, measured=setpoint, connected=plugged)
+        for spec, setpoint, plugged in fleet
+    ]
+    room_now = headroom(*room) if fresh else None
     free = decide(inputs, room_now, False, AllocatorMemory(), NOW, DIRECT)
     capped = decide(inputs, room_now, False, AllocatorMemory(), NOW, DIRECT, ceilings)
     used = dict.fromkeys((*PHASES, "kW"), 0.0)
@@ -367,8 +526,9 @@ def test_mode_ceilings_stay_within_what_each_mode_allows(
     plan_kw: float,
 ) -> None:
     """Off pauses; a ceiling is never above the charger's maximum; the planned
-    ceiling is the plan's power or the minimum; above their minimums the solar
-    cars share no more than the surplus."""
+    ceiling is the plan's power or the minimum, or more only from the surplus;
+    above their minimums the solar cars share no more than the surplus, and the
+    planned cars no more than what the solar cars leave them."""
     chargers = [
         ModeCharger(
             spec,
@@ -383,6 +543,7 @@ def test_mode_ceilings_stay_within_what_each_mode_allows(
     }
     out = mode_ceilings(chargers, grid_kw, V, memory, NOW)
     above_min_kw = 0.0
+    over_plan_kw = 0.0
     for c in chargers:
         spec, ceiling = c.spec, out.ceilings.get(c.spec.id)
         if c.mode is ChargeMode.FAST:
@@ -396,7 +557,12 @@ def test_mode_ceilings_stay_within_what_each_mode_allows(
         elif c.mode is ChargeMode.PLANNED:
             plan_a = plan_kw * 1000 / (spec.phases * V)
             top = min(spec.max_a, max(spec.min_a, plan_a))
-            assert ceiling.amps in (0.0, pytest.approx(top))
+            if ceiling.limit is ModeLimit.PLAN:
+                assert ceiling.amps in (0.0, pytest.approx(top))
+            else:
+                assert ceiling.limit is ModeLimit.SOLAR
+                if ceiling.amps > spec.min_a + 1e-9:
+                    over_plan_kw += ceiling.amps * spec.phases * V / 1000
         elif ceiling.amps > 0.0:
             above_min_kw += (ceiling.amps - spec.min_a) * spec.phases * V / 1000
     if out.surplus_kw is not None:
@@ -407,5 +573,14 @@ def test_mode_ceilings_stay_within_what_each_mode_allows(
             and out.ceilings[c.spec.id].amps > 0.0
         )
         assert above_min_kw <= max(0.0, out.surplus_kw - mins) + 1e-6
+        solar_kw = sum(
+            out.ceilings[c.spec.id].amps * c.spec.phases * V / 1000
+            for c in chargers
+            if c.mode in (ChargeMode.SOLAR, ChargeMode.MIN_SOLAR)
+        )
+        planned_draw = sum(c.draw_kw for c in chargers if c.mode is ChargeMode.PLANNED)
+        left = out.surplus_kw - solar_kw + planned_draw
+        assert over_plan_kw <= max(0.0, left) + 1e-6
     else:
         assert above_min_kw == 0.0
+        assert over_plan_kw == 0.0

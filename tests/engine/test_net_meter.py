@@ -129,3 +129,22 @@ def test_the_headroom_counts_the_worst_case_current() -> None:
 def test_quarter_hour_values_that_cannot_be_true(key: str, value: float) -> None:
     with pytest.raises(ReadingError):
         check_reading(MeterReading({"power_w": 0.0, key: value}), SITE)
+
+
+def test_import_and_export_both_above_zero_count_the_import_alone() -> None:
+    """Two sensors of different moments (import new, export old) never read
+    better than the import: the limits are guarded against the worse one."""
+    values = net_values(
+        {
+            "import_power": 5000.0,
+            "export_power": 3000.0,
+            "import_power_l1": 900.0,
+            "export_power_l1": 400.0,
+            "import_power_l2": 0.0,
+            "export_power_l2": 700.0,
+        },
+        whole_amperes=False,
+    )
+    assert values["power_w"] == 5000.0
+    assert values["power_l1_w"] == 900.0
+    assert values["power_l2_w"] == -700.0

@@ -82,7 +82,7 @@ def test_a_short_peak_passes_when_the_quarter_stays_within_the_budget() -> None:
 def test_track_import_integrates_and_closes_the_quarter() -> None:
     first, ended = track_import(None, 7, 60.0, 100.0, 12.0)
     # Joined a minute late: that minute counts at the first sample's 12 kW.
-    assert first == QuarterImport(7, 0.2, 100.0, 12.0)
+    assert first == QuarterImport(7, 0.2, 100.0, 12.0, 60.0)
     assert ended is None
     second, ended = track_import(first, 7, 120.0, 160.0, 0.0)
     assert second.imported_kwh == pytest.approx(0.2 + 0.1)  # 6 kW for a minute
@@ -146,3 +146,23 @@ def test_a_steady_import_is_counted_exactly_across_quarters(
         assert state.imported_kwh == pytest.approx(kw * into / 3600, abs=1e-9)
         if ended is not None:
             assert ended == pytest.approx(kw, abs=1e-9)
+
+
+def test_a_wall_clock_stepped_forward_within_a_quarter_counts_the_skipped_time() -> (
+    None
+):
+    """Review: the wall clock steps 600 s forward (NTP on a board without a
+    clock) in 1 s of the monotonic clock, staying in quarter 7. The 600 s it
+    skipped were counted nowhere: 0.28 kWh in after "701 s" of 10 kW left an
+    allowance of 40 kW for the last 199 s (the real quarter, on the meter's
+    clock, was over budget). They count at the import now, as a late join."""
+    first, _ = track_import(None, 7, 100.0, 0.0, 10.0)
+    stepped, _ = track_import(first, 7, 701.0, 1.0, 10.0)
+    assert stepped.imported_kwh == pytest.approx(10.0 * 701 / 3600)
+    assert allowance_kw(10.0, stepped.imported_kwh, 701.0) == pytest.approx(10.0)
+    # A step back keeps what was counted (the allowance only gets smaller).
+    back, _ = track_import(stepped, 7, 200.0, 2.0, 10.0)
+    assert back.imported_kwh == pytest.approx(stepped.imported_kwh + 10.0 / 3600)
+    # The jitter of when a sample is taken (wall 2 s on, monotonic 1 s) is none.
+    jitter, _ = track_import(back, 7, 202.0, 3.0, 10.0)
+    assert jitter.imported_kwh == pytest.approx(back.imported_kwh + 10.0 / 3600)

@@ -91,7 +91,8 @@ def decide(
     """The cycle's targets; ``headroom`` is None when there is no fresh meter data.
 
     ``ceilings`` (from the chargers' modes) only lower what a steered charger may
-    get; the fail-safe ignores them.
+    get, the fail-safe and held setpoints too: a car its mode pauses is not
+    started when the meter goes stale.
     """
     ceilings = ceilings or {}
     if headroom is not None:
@@ -99,7 +100,10 @@ def decide(
     if stale:
         return Decision(
             Mode.FAIL_SAFE,
-            {c.spec.id: _fail_safe(c) for c in chargers},
+            {
+                c.spec.id: _under(c, _fail_safe(c), ceilings.get(c.spec.id))
+                for c in chargers
+            },
             {
                 c.spec.id: State.FAIL_SAFE if c.enabled else State.DISABLED
                 for c in chargers

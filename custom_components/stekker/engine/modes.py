@@ -15,11 +15,16 @@ balancer gives, never raise it. A ceiling below the charger's minimum pauses it.
 - min_solar: at least its minimum, more as the surplus allows.
 - planned: the plan's average power for the current slot. Below the minimum a
   car runs at its minimum until the slot's planned energy is in, then pauses;
-  what a slot falls short is left to the next plan.
+  what a slot falls short is left to the next plan. Solar first: the live
+  surplus the solar-mode cars leave (counting the planned cars' own draw) is
+  shared among the planned cars on top of their plans, so a surplus the
+  forecast missed is not exported while a planned car could take it. A car
+  with less than its minimum from the plan starts and stops on that surplus
+  with the solar modes' hysteresis.
 """
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from .charger import ChargerSpec
@@ -126,19 +131,18 @@ def mode_ceilings(
     ceilings: dict[str, Ceiling] = {}
     new_memory: dict[str, ModeMemory] = {}
     solar: list[ModeCharger] = []
+    planned: list[tuple[ModeCharger, SlotPlan]] = []
     for charger in chargers:
-        spec, mem = charger.spec, memory.get(charger.spec.id, _FRESH)
+        spec = charger.spec
         match charger.mode:
             case ChargeMode.OFF:
                 ceilings[spec.id] = Ceiling(0.0, ModeLimit.MODE, "mode off")
                 new_memory[spec.id] = _FRESH
-            case ChargeMode.PLANNED:
-                ceiling, new_memory[spec.id] = _planned(charger, mem, voltage_v, now)
-                if ceiling is not None:
-                    ceilings[spec.id] = ceiling
+            case ChargeMode.PLANNED if charger.plan is not None:
+                planned.append((charger, charger.plan))
             case ChargeMode.SOLAR | ChargeMode.MIN_SOLAR:
                 solar.append(charger)
-            case _:
+            case _:  # fast, or planned without a plan: charges as fast
                 new_memory[spec.id] = _FRESH
     surplus = None
     if grid_kw is not None:
@@ -146,6 +150,14 @@ def mode_ceilings(
     if solar:
         new_memory |= _share_surplus(
             solar, surplus, voltage_v, memory, now, config, ceilings
+        )
+    if planned:
+        left = None
+        if surplus is not None:
+            taken = sum(_kw(c.spec, ceilings[c.spec.id].amps, voltage_v) for c in solar)
+            left = surplus - taken + sum(c.draw_kw for c, _ in planned)
+        new_memory |= _planned_cars(
+            planned, left, voltage_v, memory, now, config, ceilings
         )
     return ModeOutcome(ceilings, new_memory, surplus)
 
@@ -155,16 +167,105 @@ def power_a(spec: ChargerSpec, kw: float, voltage_v: float) -> float:
     return kw * 1000.0 / (spec.phases * voltage_v)
 
 
+def _kw(spec: ChargerSpec, amps: float, voltage_v: float) -> float:
+    return amps * spec.phases * voltage_v / 1000.0
+
+
+def _switch(
+    mem: ModeMemory, enough: bool, now: float, config: SolarConfig
+) -> tuple[bool, float | None]:
+    """On/off on the surplus, switching only after it lasted start_s/stop_s."""
+    since = mem.solar_since
+    if enough == mem.solar_on:
+        since = None
+    elif since is None:
+        since = now
+    on = mem.solar_on
+    wait = config.stop_s if on else config.start_s
+    if since is not None and now - since >= wait:
+        on, since = not on, None
+    return on, since
+
+
+def _planned_cars(
+    planned: list[tuple[ModeCharger, SlotPlan]],
+    surplus: float | None,
+    voltage_v: float,
+    memory: Mapping[str, ModeMemory],
+    now: float,
+    config: SolarConfig,
+    ceilings: dict[str, Ceiling],
+) -> dict[str, ModeMemory]:
+    """Each planned car's ceiling: the plan's, or more from ``surplus`` (what
+    the solar modes leave, None: unknown). As in the solar modes, the cars the
+    plan holds off are admitted at their minimum one by one while the surplus
+    covers it (running ones first), then what is left is shared equally over
+    the plans and minimums; returns their memory, ``ceilings`` is filled in
+    place."""
+    plans = {
+        c.spec.id: _planned(c, plan, memory.get(c.spec.id, _FRESH), voltage_v, now)
+        for c, plan in planned
+    }
+    floors: list[tuple[ChargerSpec, float]] = []
+    held: list[ModeCharger] = []
+    for charger, _ in planned:
+        amps = plans[charger.spec.id][0].amps
+        if amps > 0.0:
+            floors.append((charger.spec, _kw(charger.spec, amps, voltage_v)))
+        else:
+            held.append(charger)
+    left = None if surplus is None else surplus - sum(kw for _, kw in floors)
+    remembered: dict[str, ModeMemory] = {}
+    for charger in sorted(held, key=lambda c: _order(c, plans[c.spec.id][1], now)):
+        spec = charger.spec
+        mem = plans[spec.id][1]
+        min_kw = _kw(spec, spec.min_a, voltage_v)
+        on, since = mem.solar_on, mem.solar_since
+        if left is not None:
+            on, since = _switch(mem, left >= min_kw - _EPS, now, config)
+        remembered[spec.id] = replace(mem, solar_on=on, solar_since=since)
+        if on:
+            floors.append((spec, min_kw))
+            if left is not None:
+                left -= min_kw
+    total = sum(kw for _, kw in floors) + max(0.0, left or 0.0)
+    shares = _fill_over(floors, total, voltage_v)
+    for charger, _ in planned:
+        spec, mem = charger.spec, plans[charger.spec.id][1]
+        if charger not in held:
+            # Running on the plan: it stays on the surplus, should the plan
+            # pause it, while its share would cover its minimum.
+            on = shares[spec.id] >= _kw(spec, spec.min_a, voltage_v) - _EPS
+            remembered[spec.id] = replace(mem, solar_on=on, solar_since=None)
+    for spec, floor_kw in floors:
+        plan_ceiling = plans[spec.id][0]
+        amps = power_a(spec, max(floor_kw, shares[spec.id]), voltage_v)
+        if amps > plan_ceiling.amps + _EPS:
+            shown = "unknown" if surplus is None else f"{surplus:.2f} kW"
+            why = f"solar surplus {shown} over the plan: {plan_ceiling.why}"
+            ceilings[spec.id] = Ceiling(amps, ModeLimit.SOLAR, why)
+    for charger, _ in planned:
+        ceilings.setdefault(charger.spec.id, plans[charger.spec.id][0])
+    return remembered
+
+
+def _order(charger: ModeCharger, mem: ModeMemory, now: float) -> tuple[int, float, str]:
+    """Admission order on the surplus: running cars first, then the longest
+    waiting."""
+    since = mem.solar_since if mem.solar_since is not None else now
+    return (0 if mem.solar_on else 1, since, charger.spec.id)
+
+
 def _planned(
-    charger: ModeCharger, mem: ModeMemory, voltage_v: float, now: float
-) -> tuple[Ceiling | None, ModeMemory]:
-    plan, spec = charger.plan, charger.spec
-    if plan is None:
-        return None, _FRESH
+    charger: ModeCharger, plan: SlotPlan, mem: ModeMemory, voltage_v: float, now: float
+) -> tuple[Ceiling, ModeMemory]:
+    spec = charger.spec
     kwh = mem.slot_kwh if mem.slot_start == plan.start else 0.0
     if mem.slot_start == plan.start and mem.seen_at is not None:
         kwh += charger.draw_kw * max(0.0, now - mem.seen_at) / 3600.0
-    remembered = ModeMemory(slot_start=plan.start, slot_kwh=kwh, seen_at=now)
+    remembered = ModeMemory(
+        mem.solar_on, mem.solar_since, slot_start=plan.start, slot_kwh=kwh, seen_at=now
+    )
     due = plan.power_kw * plan.hours
     if plan.power_kw <= _EPS or kwh >= due - 1e-6:
         why = f"plan: {kwh:.2f} of {due:.2f} kWh of this slot delivered"
@@ -210,16 +311,7 @@ def _share_surplus(
             remembered[spec.id] = mem
             on = mem.solar_on
         else:
-            enough = left >= min_kw - _EPS
-            since = mem.solar_since
-            if enough == mem.solar_on:
-                since = None
-            elif since is None:
-                since = now
-            on = mem.solar_on
-            wait = config.stop_s if on else config.start_s
-            if since is not None and now - since >= wait:
-                on, since = not on, None
+            on, since = _switch(mem, left >= min_kw - _EPS, now, config)
             remembered[spec.id] = ModeMemory(solar_on=on, solar_since=since)
             if on:
                 left -= min_kw
@@ -263,3 +355,25 @@ def _fill(specs: list[ChargerSpec], kw: float, voltage_v: float) -> dict[str, fl
             extra[spec.id] = power_a(spec, share, voltage_v)
         break
     return extra
+
+
+def _fill_over(
+    floors: list[tuple[ChargerSpec, float]], kw: float, voltage_v: float
+) -> dict[str, float]:
+    """Each charger's equal share of ``kw`` counting what it has already
+    (``floors``, kW): the level L with sum(max(floor, min(L, max))) = kw, each
+    share min(L, max) (kW); all 0 when ``kw`` does not cover the floors."""
+    tops = {s.id: _kw(s, s.max_a, voltage_v) for s, _ in floors}
+
+    def used(level: float) -> float:
+        return sum(max(f, min(level, tops[s.id])) for s, f in floors)
+
+    lo, hi = 0.0, max(tops.values(), default=0.0)
+    if used(lo) >= kw:
+        return dict.fromkeys(tops, 0.0)
+    if used(hi) <= kw:
+        return tops
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if used(mid) <= kw else (lo, mid)
+    return {i: min(lo, top) for i, top in tops.items()}

@@ -35,7 +35,12 @@ def _net(parts: Mapping[str, float], phase: str | None) -> float | None:
         return net
     if (imported := parts.get(part(IMPORT_POWER, phase))) is None:
         return None
-    return imported - parts.get(part(EXPORT_POWER, phase), 0.0)
+    exported = parts.get(part(EXPORT_POWER, phase), 0.0)
+    if imported > 0.0 and exported > 0.0:
+        # A meter does not import and export at once: one of the two sensors
+        # has not reported the change yet. The import alone is the worst case.
+        return imported
+    return imported - exported
 
 
 def conservative_current(amperes: float, net_w: float | None) -> float:

@@ -301,6 +301,7 @@ class _Model:
         if status != highspy.HighsStatus.kOk:
             raise RuntimeError("plan LP: HiGHS refused the model")
         self.highs = h
+        self.row_dual: list[float] = []  # of the last run
 
     def solve(self) -> FloatArray:
         """The stages in order; the car powers of the last.
@@ -390,15 +391,15 @@ class _Model:
         level = self.c_z
         levels = [level]
         open_cars = np.ones(k, dtype=bool)
+        cost = np.zeros(self.n_col)
+        cost[level] = 1.0
+        x = self._run(cost, _DUAL)
         while True:
-            cost = np.zeros(self.n_col)
-            cost[level] = 1.0
-            x = self._run(cost, _DUAL if level == self.c_z else _PRIMAL)
             if x is None:
                 return None
             value = float(x[level])
             h.changeColBounds(level, value, value)
-            duals = np.asarray(h.getSolution().row_dual, np.float64)
+            duals = np.asarray(self.row_dual, np.float64)
             holding = open_cars & (np.abs(duals[self.r_fair : self.r_fair + k]) > 1e-9)
             shortfall = float(x[levels].sum())
             if shortfall <= _STAGE_TOL or not holding.any():
@@ -407,19 +408,28 @@ class _Model:
             if not open_cars.any():
                 return x
             rows = (self.r_fair + np.flatnonzero(open_cars)).astype(np.int32)
-            h.addCol(0.0, -1.0, 0.0, len(rows), rows, np.ones(len(rows)))
+            h.addCol(1.0, -1.0, 0.0, len(rows), rows, np.ones(len(rows)))
+            # Only the two level columns' costs change: a full cost vector
+            # would cost more than the round's few iterations.
+            h.changeColCost(level, 0.0)
             level = self.n_col
             levels.append(level)
             self.n_col += 1
+            x = self._run(None, _PRIMAL)
 
-    def _run(self, cost: FloatArray, strategy: int) -> FloatArray | None:
+    def _run(self, cost: FloatArray | None, strategy: int) -> FloatArray | None:
+        """Solve for ``cost`` (None: the costs as they are in the model)."""
         h = self.highs
         h.setOptionValue("simplex_strategy", strategy)
-        h.changeColsCost(self.n_col, np.arange(self.n_col, dtype=np.int32), cost)
+        if cost is not None:
+            cols = np.arange(self.n_col, dtype=np.int32)
+            h.changeColsCost(self.n_col, cols, cost)
         h.run()
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             return None
-        values: FloatArray = np.asarray(h.getSolution().col_value, np.float64)
+        solution = h.getSolution()
+        self.row_dual = solution.row_dual
+        values: FloatArray = np.asarray(solution.col_value, np.float64)
         return values
 
     def _keep(self, cost: FloatArray, x: FloatArray) -> None:

@@ -13,6 +13,9 @@ QUARTER_S: Final = 900.0
 # cannot follow it at once (the cars' lag and a control cycle), so the last
 # seconds of a quarter are not handed a large allowance it cannot take back.
 MIN_REST_S: Final = 30.0
+# The wall clock running ahead of the monotonic one by more than this between
+# two samples is a clock step, not the jitter of when a sample is taken.
+CLOCK_STEP_S: Final = 5.0
 
 
 def allowance_kw(
@@ -40,13 +43,15 @@ class QuarterImport:
 
     ``quarter`` numbers the quarter (its start in seconds since the epoch,
     divided by 900); ``at_s`` and ``kw`` are the time (on a monotonic clock) and
-    import of the latest sample.
+    import of the latest sample, ``into_s`` its seconds into the quarter (wall
+    clock).
     """
 
     quarter: int
     imported_kwh: float
     at_s: float
     kw: float
+    into_s: float = 0.0
 
     def average_kw(self, into_s: float) -> float:
         """The quarter's average import so far."""
@@ -76,18 +81,21 @@ def track_import(
         if last is not None and last.quarter != quarter:
             ended = last.imported_kwh * 4.0
         imported = max(0.0, meter_average_kw) * into_s / 3600.0
-        return QuarterImport(quarter, imported, at_s, import_kw), ended
+        return QuarterImport(quarter, imported, at_s, import_kw, into_s), ended
     if last is None:
         return QuarterImport(
-            quarter, import_kw * into_s / 3600.0, at_s, import_kw
+            quarter, import_kw * into_s / 3600.0, at_s, import_kw, into_s
         ), None
     step_s = max(0.0, at_s - last.at_s)
     step_kwh = (last.kw + import_kw) / 2.0 * step_s / 3600.0
     if last.quarter == quarter:
-        return (
-            QuarterImport(quarter, last.imported_kwh + step_kwh, at_s, import_kw),
-            None,
-        )
+        # A wall clock stepped forward skipped seconds of the quarter that the
+        # monotonic step does not cover: they count at the import now.
+        skipped_s = into_s - last.into_s - step_s
+        if skipped_s <= CLOCK_STEP_S:
+            skipped_s = 0.0
+        imported = last.imported_kwh + step_kwh + import_kw * skipped_s / 3600.0
+        return QuarterImport(quarter, imported, at_s, import_kw, into_s), None
     # The step crossed into this quarter: the part after its start is this
     # quarter's, the rest the last one's (skipped quarters are not known).
     share = min(1.0, into_s / step_s) if step_s > 0.0 else 1.0
@@ -97,7 +105,7 @@ def track_import(
         ended = last.imported_kwh * 4.0
     unseen_kwh = import_kw * max(0.0, into_s - step_s) / 3600.0
     return (
-        QuarterImport(quarter, step_kwh * share + unseen_kwh, at_s, import_kw),
+        QuarterImport(quarter, step_kwh * share + unseen_kwh, at_s, import_kw, into_s),
         ended,
     )
 
