@@ -1,9 +1,14 @@
-"""Run Home Assistant with a Stekker site on a simulated SDM630 meter, all on loopback.
+"""Run Home Assistant with a Stekker site on a simulated residential complex, on loopback.
 
+The complex (`python -m simsite`): an SDM630 at the grid connection, a second one
+in the solar inverter's line, an Alfen Eve Double (two native Modbus sockets) and
+two wallboxes that Home Assistant drives through `number` entities (its Modbus
+integration and template numbers in configuration.yaml, as a user would write
+them); one reports the id tag of the card that started a session, like OCPP.
 Home Assistant runs with `default_config:` like a real installation (recorder,
 history, energy, ...). The site is configured through Home Assistant's own REST
-API and the real config flow, exactly as an installer would in the UI, and the
-Energy dashboard gets the meter and the site's solar forecast. The demo runs
+API and the real config flows, exactly as an installer would in the UI, and the
+Energy dashboard gets the meters and the site's solar forecast. The demo runs
 until Ctrl-C; when Home Assistant stops on its own the demo says why.
 
 --check: verify the sensors over REST and the UI in a headless Chromium, then stop.
@@ -12,6 +17,7 @@ until Ctrl-C; when Home Assistant stops on its own the demo says why.
 import argparse
 import asyncio
 import base64
+import csv
 import json
 import os
 import shutil
@@ -24,8 +30,10 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections import deque
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
+from zoneinfo import ZoneInfo
 
 import demo_browser
 
@@ -34,8 +42,12 @@ HOST = "127.0.0.1"
 DEFAULT_PORT = 8123
 METER_PORT = 15020
 CHARGER_PORT = 15021
+WALLBOX_PORT = 15022
+SOLAR_UNIT_ID = 2
 RESTART_EXIT_CODE = 100  # Home Assistant asks its supervisor to start it again
 CHARGERS = (("Carport left", 1), ("Carport right", 2))
+# Chargers driven through the wallboxes' template numbers (see WALLBOXES below).
+ENTITY_CHARGERS = (("Garage 1", 1, 16), ("Garage 2", 2, 32))
 SOLAR_ARRAY = {
     "name": "Roof south",
     "panels": 40,
@@ -45,14 +57,12 @@ SOLAR_ARRAY = {
     "inverter_kw": 15,
     "losses_pct": 14,
 }
-# The simulated site has no PV meter: the Energy dashboard's solar source is the
-# forecast power integrated over time (HA's Riemann sum helper), so the site's
-# forecast has a solar source to sit on.
-SOLAR_ENERGY_NAME = "Roof south simulated production"
+SOLAR_ENERGY = "solar_meter_eastron_sdm630_energy_imported"  # the PV meter counts production as import
 WEATHER = "weather.demo_weather"
+TIME_ZONE = "Europe/Amsterdam"
 USER = {"name": "Demo", "username": "demo", "password": "stekker-demo"}
 SITE = {
-    "name": "Demo office",
+    "name": "Demo complex",
     "gtv_kw": 50,
     "phases": "3",
     "fuse_a": 80,
@@ -66,10 +76,13 @@ homeassistant:
   longitude: 5.12
   elevation: 5
   unit_system: metric
-  time_zone: Europe/Amsterdam
+  time_zone: {time_zone}
   currency: EUR
   country: NL
   language: en
+  # stekker.export_sessions may write its CSV files here (and nowhere else).
+  allowlist_external_dirs:
+    - "{exports}"
 # Like a real installation: recorder, history, energy, logbook, the assistant, ...
 {default_config}
 # A local weather entity with an hourly cloud forecast (no internet): clouds that come
@@ -93,11 +106,171 @@ template:
             "temperature": 7, "cloud_coverage": clouds}}] %}}
           {{% endfor %}}
           {{{{ ns.hours }}}}
+{month}
+{wallboxes}
 logger:
   default: warning
   logs:
     custom_components.stekker: info
 """
+# Two wallboxes as a user drives them with Home Assistant's own Modbus integration:
+# sensors read them, a template number writes the current limit (register block in
+# simsite/wallbox.py), and a template sensor gives the id tag of the card (OCPP-like).
+WALLBOX_ENTITIES = """\
+  - number:
+{numbers}
+  - sensor:
+      - name: Wallbox 2 id tag
+        unique_id: stekker_demo_wallbox_2_id_tag
+        icon: mdi:card-account-details
+        state: >
+          {{% set tag = states('sensor.wallbox_2_id_tag_register') | trim %}}
+          {{{{ tag if tag not in ('', 'unknown', 'unavailable') else none }}}}
+modbus:
+  - name: wallboxes
+    type: tcp
+    host: {host}
+    port: {port}
+    sensors:
+{sensors}
+    binary_sensors:
+{binary_sensors}
+"""
+# A day and night tariff (now, and its hours ahead for the plan) for the sessions'
+# cost, and this month's sessions per charger
+# and per card from stekker.export_sessions, for the dashboard: template sensors, as
+# a user would write them.
+MONTH_ENTITIES = """\
+  - sensor:
+      - name: Electricity price
+        unique_id: stekker_demo_electricity_price
+        unit_of_measurement: EUR/kWh
+        icon: mdi:cash
+        state: "{{ 0.31 if 7 <= now().hour < 23 else 0.23 }}"
+        attributes:
+          prices: >
+            {% set ns = namespace(rows=[]) %}
+            {% for hour in range(48) %}
+            {% set at = today_at() + timedelta(hours=hour) %}
+            {% set ns.rows = ns.rows + [{
+              'start': at.isoformat(),
+              'end': (at + timedelta(hours=1)).isoformat(),
+              'price': 0.31 if 7 <= at.hour < 23 else 0.23}] %}
+            {% endfor %}
+            {{ ns.rows }}
+  - triggers:
+      - trigger: time_pattern
+        seconds: "/30"
+    actions:
+      - action: stekker.export_sessions
+        data:
+          month: "{{ now().strftime('%Y-%m') }}"
+        response_variable: month
+    sensor:
+      - name: Charging sessions this month
+        unique_id: stekker_demo_sessions_this_month
+        icon: mdi:ev-station
+        state: "{{ month.sessions | count }}"
+        attributes:
+          cards: "{{ month.cards }}"
+          chargers: >
+            {% set ns = namespace(rows=[]) %}
+            {% for name in month.sessions | map(attribute='charger') | unique | sort %}
+            {% set mine = month.sessions | selectattr('charger', 'eq', name) | list %}
+            {% set ns.rows = ns.rows + [{
+              'charger': name, 'sessions': mine | count,
+              'energy_kwh': (mine | sum(attribute='energy_kwh')) | round(2),
+              'solar_kwh': (mine | sum(attribute='solar_kwh')) | round(2)}] %}
+            {% endfor %}
+            {{ ns.rows }}"""
+# Residents' cards, as the simulated wallbox reports their tags (simsite/__main__.py).
+CARDS = (
+    {
+        "id_tag": "04A3F2B1C45E80",
+        "name": "Flat 1A",
+        "need_kwh": 20,
+        "departure": "07:30:00",
+    },
+    {"id_tag": "04B7C61D2A9F81", "name": "Flat 2B"},
+    {
+        "id_tag": "0451E9A3BC7D82",
+        "name": "Flat 3C",
+        "need_kwh": 15,
+        "departure": "17:00:00",
+    },
+)
+MODES = {"carport_right": "min_solar", "garage_1": "solar"}  # the others: fast
+QUARTER_BUDGET_KW = 40  # NL kW-max: the month's highest quarter-hour average is billed
+DASHBOARD = ROOT / "docs" / "dashboard.yaml"
+DASHBOARD_PATH = "stekker-complex"
+SESSIONS_WANTED = 3
+SESSIONS_TIMEOUT = 240.0
+WALLBOX_NUMBER = """\
+      - name: Wallbox {unit} current limit
+        unique_id: stekker_demo_wallbox_{unit}_current_limit
+        unit_of_measurement: A
+        min: 0
+        max: {max_a}
+        step: 1
+        state: "{{{{ states('sensor.wallbox_{unit}_current_limit_read_back') }}}}"
+        availability: "{{{{ has_value('sensor.wallbox_{unit}_current_limit_read_back') }}}}"
+        set_value:
+          - action: modbus.write_register
+            data:
+              hub: wallboxes
+              slave: {unit}
+              address: 0
+              value: "{{{{ value | int }}}}"
+          - action: homeassistant.update_entity
+            target:
+              entity_id: sensor.wallbox_{unit}_current_limit_read_back"""
+WALLBOX_SENSORS = """\
+      - name: Wallbox {unit} current limit read back
+        unique_id: stekker_demo_wallbox_{unit}_limit
+        slave: {unit}
+        address: 0
+        input_type: holding
+        data_type: uint16
+        unit_of_measurement: A
+        device_class: current
+        scan_interval: 5
+      - name: Wallbox {unit} power
+        unique_id: stekker_demo_wallbox_{unit}_power
+        slave: {unit}
+        address: 1
+        input_type: input
+        data_type: uint32
+        unit_of_measurement: W
+        device_class: power
+        state_class: measurement
+        scan_interval: 2
+      - name: Wallbox {unit} energy
+        unique_id: stekker_demo_wallbox_{unit}_energy
+        slave: {unit}
+        address: 3
+        input_type: input
+        data_type: uint32
+        unit_of_measurement: Wh
+        device_class: energy
+        state_class: total_increasing
+        scan_interval: 10"""
+WALLBOX_TAG_SENSOR = """\
+      - name: Wallbox 2 id tag register
+        unique_id: stekker_demo_wallbox_2_id_tag_register
+        slave: 2
+        address: 5
+        input_type: input
+        data_type: string
+        count: 8
+        scan_interval: 2"""
+WALLBOX_BINARY_SENSOR = """\
+      - name: Wallbox {unit} car connected
+        unique_id: stekker_demo_wallbox_{unit}_connected
+        slave: {unit}
+        address: 0
+        input_type: input
+        device_class: plug
+        scan_interval: 2"""
 BOOT_TIMEOUT = 240.0
 HEADROOM_TIMEOUT = 60.0
 LOG_TAIL = 25
@@ -121,6 +294,7 @@ class Demo:
         self.dir = ROOT / (f".demo-{version}" if version else ".demo")
         self.config = self.dir / "config"
         self.hass_log = self.dir / "hass.log"
+        self.exports = self.config / "exports"
         self.sim_log = self.dir / "simsite.log"
         self.env = {
             **os.environ,
@@ -194,7 +368,7 @@ class Demo:
 
     def prepare(self) -> None:
         """Configuration, HTTP settings and the integration, before HA starts."""
-        for port in (self.port, METER_PORT, CHARGER_PORT):
+        for port in (self.port, METER_PORT, CHARGER_PORT, WALLBOX_PORT):
             with socket.socket() as probe:
                 probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 try:
@@ -206,8 +380,15 @@ class Demo:
                         + (" or pick another --port" if port == self.port else "")
                     ) from err
         self.config.mkdir(parents=True, exist_ok=True)
+        self.exports.mkdir(exist_ok=True)
         (self.config / "configuration.yaml").write_text(
-            CONFIGURATION.format(default_config=default_config())
+            CONFIGURATION.format(
+                default_config=default_config(),
+                wallboxes=wallbox_config(),
+                month=MONTH_ENTITIES,
+                exports=self.exports,
+                time_zone=TIME_ZONE,
+            )
         )
         write_http_settings(self.config, self.port)
         write_onboarding(self.config)
@@ -227,15 +408,20 @@ class Demo:
                 str(METER_PORT),
                 "--charger-port",
                 str(CHARGER_PORT),
+                "--wallbox-port",
+                str(WALLBOX_PORT),
+                "--solar-unit-id",
+                str(SOLAR_UNIT_ID),
             ],
             cwd=ROOT,
-            env=self.env,
+            # The building's day on the site's clock (Home Assistant's time zone).
+            env={**self.env, "TZ": TIME_ZONE},
             stdout=sink,
             stderr=subprocess.STDOUT,
         )
         log(
-            f"simulated SDM630 meter on {HOST}:{METER_PORT}, "
-            f"Alfen sockets on {HOST}:{CHARGER_PORT}"
+            f"simulated SDM630 grid and solar meters on {HOST}:{METER_PORT}, "
+            f"Alfen sockets on {HOST}:{CHARGER_PORT}, wallboxes on {HOST}:{WALLBOX_PORT}"
         )
 
     def start_hass(self, sink: IO[bytes]) -> None:
@@ -409,29 +595,75 @@ class Demo:
             raise DemoError(f"config flow did not create the site: {flow}")
         log(f"site '{flow['title']}' configured")
         entry_id = str(flow["result"]["entry_id"])
+        self.add_subentry(
+            entry_id,
+            "meter",
+            [
+                {"next_step_id": "modbus_tcp"},
+                {
+                    "host": HOST,
+                    "port": METER_PORT,
+                    "unit_id": SOLAR_UNIT_ID,
+                    "profile": "sdm630",
+                    "role": "solar",
+                },
+                {"next_step_id": "save"},
+            ],
+        )
+        log("solar meter added (an SDM630 in the inverter's line)")
         for name, unit_id in CHARGERS:
             self.add_charger(entry_id, name, unit_id)
+        for name, unit, max_a in ENTITY_CHARGERS:
+            self.wait_for_number(f"number.wallbox_{unit}_current_limit")
+            self.add_entity_charger(entry_id, name, unit, max_a)
         self.add_subentry(entry_id, "solar_array", [SOLAR_ARRAY])
-        self.use_weather(entry_id)
+        self.set_options(
+            entry_id,
+            "forecast",
+            {"forecast_source": "builtin", "weather_entity": WEATHER},
+        )
         log(
             f"solar array '{SOLAR_ARRAY['name']}' added (built-in forecast, offline, "
             f"with the clouds of {WEATHER})"
         )
+        self.set_options(
+            entry_id, "grid_limit", {"quarter_budget_kw": QUARTER_BUDGET_KW}
+        )
+        log(f"quarter-hour budget {QUARTER_BUDGET_KW} kW (the month peak is billed)")
+        self.set_options(
+            entry_id, "prices", {"price_entity": "sensor.electricity_price"}
+        )
+        for card in CARDS:
+            self.add_subentry(entry_id, "card", [card])
+        log(
+            f"cards of {', '.join(str(c['name']) for c in CARDS)}; sessions priced by "
+            "sensor.electricity_price"
+        )
         return entry_id
 
-    def use_weather(self, entry_id: str) -> None:
-        """Configure -> Solar forecast: the built-in model with the demo's weather."""
+    def set_modes(self) -> None:
+        """Charging modes as residents pick them; Flat 1A's and 3C's cards plan."""
+        for charger, mode in MODES.items():
+            self.api(
+                "POST",
+                "/api/services/select/select_option",
+                {"entity_id": f"select.{charger}_charging_mode", "option": mode},
+            )
+        log(
+            "charging modes: "
+            + ", ".join(f"{charger} {mode}" for charger, mode in MODES.items())
+        )
+
+    def set_options(self, entry_id: str, step: str, answer: dict[str, Any]) -> None:
+        """Configure -> ``step`` of the site's options, as in the UI."""
         base = "/api/config/config_entries/options/flow"
         flow = self.api("POST", base, {"handler": entry_id})
-        for answer in (
-            {"next_step_id": "forecast"},
-            {"forecast_source": "builtin", "weather_entity": WEATHER},
-        ):
-            flow = self.api("POST", f"{base}/{flow['flow_id']}", answer)
+        for reply in ({"next_step_id": step}, answer):
+            flow = self.api("POST", f"{base}/{flow['flow_id']}", reply)
             if flow.get("errors"):
-                raise DemoError(f"forecast options refused: {flow['errors']}")
+                raise DemoError(f"{step} options refused: {flow['errors']}")
         if flow.get("type") != "create_entry":
-            raise DemoError(f"forecast options not saved: {flow}")
+            raise DemoError(f"{step} options not saved: {flow}")
 
     def add_subentry(
         self, entry_id: str, kind: str, answers: list[dict[str, Any]]
@@ -468,6 +700,50 @@ class Demo:
         self.add_subentry(entry_id, "charger", answers)
         log(f"charger '{name}' added")
 
+    def wait_for_number(self, entity_id: str) -> None:
+        """Until the Modbus integration has read the wallbox (its number has a value)."""
+        deadline = time.monotonic() + HEADROOM_TIMEOUT
+        while time.monotonic() < deadline:
+            self.check_alive()
+            try:
+                float(self.api("GET", f"/api/states/{entity_id}")["state"])
+            except urllib.error.HTTPError as err:
+                if err.code != 404:  # not there yet: the template is still starting
+                    raise
+            except ValueError:
+                pass
+            else:
+                return
+            time.sleep(1.0)
+        raise DemoError(f"{entity_id} got no value within {HEADROOM_TIMEOUT:.0f} s")
+
+    def add_entity_charger(
+        self, entry_id: str, name: str, unit: int, max_a: int
+    ) -> None:
+        """Add a wallbox through the charger flow's "number entity" step."""
+        answers: list[dict[str, Any]] = [
+            {"next_step_id": "entity"},
+            {
+                "name": name,
+                "number_entity": f"number.wallbox_{unit}_current_limit",
+                "power_entity": f"sensor.wallbox_{unit}_power",
+                "status_entity": f"binary_sensor.wallbox_{unit}_car_connected",
+                "energy_entity": f"sensor.wallbox_{unit}_energy",
+                **({"id_tag_entity": "sensor.wallbox_2_id_tag"} if unit == 2 else {}),
+                "phases": "3",
+                "phase": "l1",
+                "min_a": 6,
+                "max_a": max_a,
+                "priority": 0,
+                "fail_safe_a": 0,
+            },
+            {"next_step_id": "save"},
+        ]
+        self.add_subentry(entry_id, "charger", answers)
+        log(
+            f"charger '{name}' added (driven through number.wallbox_{unit}_current_limit)"
+        )
+
     def entity_id(self, suffix: str, prefix: str = "sensor.") -> str:
         """The one entity whose id starts with prefix and ends with suffix."""
         states: list[dict[str, Any]] = self.api("GET", "/api/states")
@@ -481,29 +757,7 @@ class Demo:
         return str(found[0])
 
     def ensure_energy(self, site_entry_id: str) -> None:
-        """Energy dashboard: the meter as the grid, and the site's solar forecast."""
-        entries: list[dict[str, Any]] = self.api(
-            "GET", "/api/config/config_entries/entry?domain=integration"
-        )
-        if not any(e["title"] == SOLAR_ENERGY_NAME for e in entries):
-            flow = self.api(
-                "POST", "/api/config/config_entries/flow", {"handler": "integration"}
-            )
-            flow = self.api(
-                "POST",
-                f"/api/config/config_entries/flow/{flow['flow_id']}",
-                {
-                    "name": SOLAR_ENERGY_NAME,
-                    "source": self.entity_id("demo_office_solar_forecast_power"),
-                    "method": "left",
-                    "round": 3,
-                    # The forecast power is in kW already: kW x h = kWh.
-                    "unit_time": "h",
-                    "max_sub_interval": {"hours": 0, "minutes": 0, "seconds": 30},
-                },
-            )
-            if flow.get("type") != "create_entry":
-                raise DemoError(f"Riemann sum helper not created: {flow}")
+        """Energy dashboard: the grid meter, the PV meter and the site's solar forecast."""
         try:
             (prefs,) = self.ws({"type": "energy/get_prefs"})
         except DemoError:  # nothing saved yet
@@ -512,8 +766,12 @@ class Demo:
             return
         grid = {
             "type": "grid",
-            "stat_energy_from": self.entity_id("_energy_imported"),
-            "stat_energy_to": self.entity_id("_energy_exported"),
+            "stat_energy_from": self.entity_id(
+                "grid_meter_eastron_sdm630_energy_imported"
+            ),
+            "stat_energy_to": self.entity_id(
+                "grid_meter_eastron_sdm630_energy_exported"
+            ),
             "stat_cost": None,
             "entity_energy_price": None,
             "number_energy_price": None,
@@ -524,11 +782,147 @@ class Demo:
         }
         solar = {
             "type": "solar",
-            "stat_energy_from": self.entity_id("roof_south_simulated_production"),
+            "stat_energy_from": self.entity_id(SOLAR_ENERGY),
             "config_entry_solar_forecast": [site_entry_id],
         }
         self.ws({"type": "energy/save_prefs", "energy_sources": [grid, solar]})
-        log("Energy dashboard: grid meter, solar production and the site's forecast")
+        log("Energy dashboard: grid meter, solar meter and the site's forecast")
+
+    def install_dashboard(self) -> None:
+        """docs/dashboard.yaml as a dashboard, and that as everyone's default one.
+
+        As the UI does it: Settings -> Dashboards -> Add dashboard, its raw
+        configuration saved, then "Set as default" (a system setting since 2026.x).
+        """
+        import yaml  # Home Assistant's own dependency
+
+        config = yaml.safe_load(DASHBOARD.read_text(encoding="utf-8"))
+        (dashboards,) = self.ws({"type": "lovelace/dashboards/list"})
+        if not any(d["url_path"] == DASHBOARD_PATH for d in dashboards):
+            self.ws(
+                {
+                    "type": "lovelace/dashboards/create",
+                    "url_path": DASHBOARD_PATH,
+                    "title": config["title"],
+                    "icon": "mdi:home-lightning-bolt",
+                    "show_in_sidebar": True,
+                    "require_admin": False,
+                }
+            )
+        (core,) = self.ws({"type": "frontend/get_system_data", "key": "core"})
+        self.ws(
+            {
+                "type": "lovelace/config/save",
+                "url_path": DASHBOARD_PATH,
+                "config": config,
+            },
+            {
+                "type": "frontend/set_system_data",
+                "key": "core",
+                "value": {**(core.get("value") or {}), "default_panel": DASHBOARD_PATH},
+            },
+        )
+        log(f"default dashboard: {DASHBOARD.relative_to(ROOT)} at /{DASHBOARD_PATH}")
+
+    def export_sessions(self, **data: Any) -> dict[str, Any]:
+        """stekker.export_sessions over REST, this month (the site's time zone)."""
+        month = datetime.now(ZoneInfo(TIME_ZONE)).strftime("%Y-%m")
+        reply = self.api(
+            "POST",
+            "/api/services/stekker/export_sessions?return_response",
+            {"month": month, **data},
+        )
+        response: dict[str, Any] = reply["service_response"]
+        return response
+
+    def wait_for_sessions(self) -> list[dict[str, Any]]:
+        """Until the cars' comings and goings have recorded a few sessions."""
+        deadline = time.monotonic() + SESSIONS_TIMEOUT
+        while time.monotonic() < deadline:
+            self.check_alive()
+            sessions: list[dict[str, Any]] = self.export_sessions()["sessions"]
+            if len([s for s in sessions if s["end"]]) >= SESSIONS_WANTED:
+                return sessions
+            time.sleep(5.0)
+        raise DemoError(
+            f"fewer than {SESSIONS_WANTED} charging sessions ended within "
+            f"{SESSIONS_TIMEOUT:.0f} s"
+        )
+
+    def wait_for_charging(self) -> None:
+        """Until the evening's first cars have come home and draw (the dashboard's view)."""
+        entity = "sensor.demo_complex_charging_power"
+        deadline = time.monotonic() + SESSIONS_TIMEOUT
+        while time.monotonic() < deadline:
+            self.check_alive()
+            try:
+                charging_kw = float(self.api("GET", f"/api/states/{entity}")["state"])
+            except ValueError:
+                charging_kw = 0.0
+            if charging_kw >= 1.0:
+                log(f"cars home and charging: {charging_kw:.1f} kW")
+                return
+            time.sleep(2.0)
+        raise DemoError(
+            f"no car charged within {SESSIONS_TIMEOUT:.0f} s ({entity} stayed below 1 kW)"
+        )
+
+    def plan_overnight(self) -> None:
+        """The evening's first car needs 30 kWh by 07:30: its charger plans the night."""
+        local = datetime.now(ZoneInfo(TIME_ZONE))
+        departure = local.replace(hour=7, minute=30, second=0, microsecond=0)
+        if departure <= local:
+            departure += timedelta(days=1)
+        self.api(
+            "POST",
+            "/api/services/stekker/set_charging_need",
+            {
+                "entity_id": "select.carport_left_charging_mode",
+                "energy_kwh": 30,
+                "departure": departure.isoformat(),
+            },
+        )
+        deadline = time.monotonic() + HEADROOM_TIMEOUT
+        entity = "sensor.carport_left_planned_power"
+        while time.monotonic() < deadline:
+            self.check_alive()
+            try:
+                planned_kw = float(self.api("GET", f"/api/states/{entity}")["state"])
+            except ValueError:
+                time.sleep(2.0)
+                continue
+            log(
+                f"Carport left needs 30 kWh by {departure:%H:%M}: planned, "
+                f"{planned_kw:.1f} kW now"
+            )
+            return
+        raise DemoError(f"{entity} got no plan within {HEADROOM_TIMEOUT:.0f} s")
+
+    def check_export(self) -> Path:
+        """The CSV export lands in the allowed folder with one row per session."""
+        result = self.export_sessions(folder=str(self.exports))
+        if not result.get("file"):
+            raise DemoError(f"export_sessions wrote no file: {result}")
+        path = Path(result["file"])
+        if path.parent != self.exports or not path.is_file():
+            raise DemoError(f"the export is not in {self.exports}: {path}")
+        with path.open(newline="", encoding="utf-8") as file:
+            rows = list(csv.DictReader(file))
+        if len(rows) != len(result["sessions"]) or not rows:
+            raise DemoError(
+                f"{path.name} has {len(rows)} rows for {len(result['sessions'])} sessions"
+            )
+        missing = {"charger", "card_name", "energy_kwh", "solar_kwh", "cost"} - set(
+            rows[0]
+        )
+        if missing:
+            raise DemoError(f"{path.name} lacks the columns {sorted(missing)}")
+        cards = sorted({r["card_name"] for r in rows if r["card_name"]})
+        log(
+            f"CSV export: {path.name}, {len(rows)} sessions"
+            + (f" (cards: {', '.join(cards)})" if cards else "")
+        )
+        return path
 
     def site_states(self) -> list[dict[str, Any]]:
         states: list[dict[str, Any]] = self.api("GET", "/api/states")
@@ -537,9 +931,11 @@ class Demo:
             for s in states
             if s["entity_id"].startswith(
                 (
-                    "sensor.demo_office",
+                    "sensor.demo_complex",
                     "sensor.grid_meter",
+                    "sensor.solar_meter",
                     "sensor.carport",
+                    "sensor.garage",
                     "binary_sensor.demo",
                 )
             )
@@ -553,7 +949,7 @@ class Demo:
             states = self.site_states()
             if numeric(states, "available_charging_power") and numeric(
                 states, "_setpoint"
-            ) == len(CHARGERS):
+            ) == len(CHARGERS) + len(ENTITY_CHARGERS):
                 return states
             time.sleep(1.0)
         raise DemoError("the site's headroom and charger setpoints did not get numbers")
@@ -689,6 +1085,22 @@ def default_config() -> str:
     return "\n".join(f"{domain}:" for domain in domains if domain != "go2rtc")
 
 
+def wallbox_config() -> str:
+    """The template numbers, the id tag sensor and the Modbus hub of the wallboxes."""
+    units = [(unit, max_a) for _name, unit, max_a in ENTITY_CHARGERS]
+    return WALLBOX_ENTITIES.format(
+        host=HOST,
+        port=WALLBOX_PORT,
+        numbers="\n".join(WALLBOX_NUMBER.format(unit=u, max_a=m) for u, m in units),
+        sensors="\n".join(
+            [*(WALLBOX_SENSORS.format(unit=u) for u, _ in units), WALLBOX_TAG_SENSOR]
+        ),
+        binary_sensors="\n".join(
+            WALLBOX_BINARY_SENSOR.format(unit=u) for u, _ in units
+        ),
+    )
+
+
 def tail(path: Path, count: int) -> str:
     try:
         with path.open(errors="replace") as lines:
@@ -728,16 +1140,26 @@ def run(demo: Demo, check: bool, screenshots: Path) -> int:
             print(f"  {state['entity_id']:55} {state['state']:>10} {unit}")
         demo.ensure_energy(site)
         demo.check_energy_forecast(site)
+        demo.set_modes()
+        demo.install_dashboard()
         if check:
             demo.check_http_settings()
             if errors := demo.setup_errors():
                 raise DemoError(
                     "integrations failed to set up:\n" + "\n".join(errors[:20])
                 )
+            sessions = demo.wait_for_sessions()
+            log(
+                f"{len(sessions)} charging sessions this month after "
+                f"{time.monotonic() - started:.0f} s"
+            )
+            demo.check_export()
+            demo.wait_for_charging()
+            demo.plan_overnight()
             browser_started = time.monotonic()
             try:
                 demo_browser.check(
-                    demo, site, str(SITE["name"]), SOLAR_ENERGY_NAME, screenshots
+                    demo, site, str(SITE["name"]), SOLAR_ENERGY, screenshots
                 )
             except demo_browser.CheckFailed as err:
                 raise DemoError(str(err)) from err

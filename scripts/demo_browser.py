@@ -21,6 +21,9 @@ if TYPE_CHECKING:  # demo.py runs as __main__ and hands itself in
 
 PAGE_TIMEOUT = 60.0
 WINDOW = (1400, 1000)
+PHONE = (412, 915)  # a common phone's viewport in CSS pixels
+# What a card shows for an entity it cannot show; none may be on the dashboard.
+NOT_LIVE = ("Entity not available", "Entity not found", "Unavailable", "unavailable")
 
 # Visible text of the page, through every open shadow root, one text node a line.
 TEXT_JS = """
@@ -70,6 +73,21 @@ function walk(node) {
 }
 walk(document.body);
 return out;
+"""
+
+
+# How tall the dashboard's view is, so a screenshot can show all of it.
+VIEW_HEIGHT_JS = """
+let tallest = document.documentElement.scrollHeight;
+function walk(node) {
+  if (node.nodeType === Node.ELEMENT_NODE) {
+    if (node.scrollHeight > tallest && node.scrollHeight < 20000) tallest = node.scrollHeight;
+    if (node.shadowRoot) walk(node.shadowRoot);
+  }
+  for (const child of node.children || []) walk(child);
+}
+walk(document.body);
+return tallest;
 """
 
 
@@ -188,15 +206,21 @@ class Browser:
             + f"\n  screenshot: {failed}"
         )
 
-    def save(self, name: str, height: int | None = None) -> Path:
+    def save(
+        self, name: str, height: int | None = None, width: int | None = None
+    ) -> Path:
         path = self.screenshots / name
-        if height is not None:
-            self.driver.set_window_size(WINDOW[0], height)
-            time.sleep(1.0)  # let the page lay itself out again
+        if height is not None or width is not None:
+            self.driver.set_window_size(width or WINDOW[0], height or WINDOW[1])
+            time.sleep(2.0)  # let the page lay itself out again
         self.driver.save_screenshot(str(path))
-        if height is not None:
+        if height is not None or width is not None:
             self.driver.set_window_size(*WINDOW)
         return path
+
+    def page_height(self) -> int:
+        """The height the current view needs to show whole (through shadow roots)."""
+        return int(self.driver.execute_script(VIEW_HEIGHT_JS))
 
     def click(self, tag: str, label: str) -> None:
         element = self.driver.execute_script(FIND_JS, tag, label)
@@ -215,18 +239,58 @@ def site_device_id(demo: Demo, site_entry_id: str, name: str) -> str:
     raise CheckFailed(f"no device {name!r} for the site's config entry")
 
 
-def wait_for_solar_energy(demo: Demo) -> None:
-    """The simulated production helper has a value (it integrates every 30 s)."""
-    entity = demo.entity_id("roof_south_simulated_production")
+def check_dashboard(browser: Browser) -> list[Path]:
+    """The manager's dashboard (the default one) with live values, desktop and phone."""
+    number = r"-?\d+(?:[.,]\d+)?"
+    expected: list[str | re.Pattern[str]] = [
+        "Grid connection",
+        re.compile("Headroom"),
+        re.compile(number + r"\s*%"),  # the GTV utilisation gauge
+        "Phases against the 80 A fuse",
+        "Production against the forecast",
+        "Month peak",
+        *("Carport left", "Carport right", "Garage 1", "Garage 2"),
+        "Limited by",
+        "Will not make it",
+        # This month's sessions: a charger's row and a card's (sessions, energy).
+        re.compile(
+            r"Per charger\n[\s\S]*(Carport|Garage) [\w ]+\n\d+\n" + number + "\n"
+        ),
+        re.compile(r"Per card\n[\s\S]*Flat \d[A-C]\n\d+\n" + number + "\n"),
+    ]
+
+    def live() -> str | None:
+        text = browser.text()
+        shown = [word for word in NOT_LIVE if word in text]
+        return f"cards show {shown}" if shown else None
+
+    browser.open("/")  # the default dashboard
+    browser.wait_for("the manager's dashboard", expected, "dashboard.png", also=live)
+    time.sleep(2.0)  # gauges and graphs animate into place
+    height = min(browser.page_height() + 80, 6000)
+    saved = [browser.save("dashboard.png", height=height)]
+    browser.driver.set_window_size(*PHONE)
+    time.sleep(2.0)
+    phone_height = min(browser.page_height() + 80, 12000)
+    saved.append(
+        browser.save("dashboard-phone.png", height=phone_height, width=PHONE[0])
+    )
+    log("browser: the dashboard shows the complex with live values (desktop and phone)")
+    return saved
+
+
+def wait_for_solar_energy(demo: Demo, suffix: str) -> str:
+    """The PV meter's energy sensor has a value; returns its name as the UI shows it."""
+    entity = demo.entity_id(suffix)
     deadline = time.monotonic() + 90.0
     while time.monotonic() < deadline:
-        state = demo.api("GET", f"/api/states/{entity}")["state"]
+        state = demo.api("GET", f"/api/states/{entity}")
         try:
-            float(state)
+            float(state["state"])
         except ValueError:
             time.sleep(2.0)
             continue
-        return
+        return str(state["attributes"].get("friendly_name", entity))
     raise CheckFailed(f"{entity} got no value within 90 s")
 
 
@@ -235,10 +299,11 @@ def check(
 ) -> list[Path]:
     """Every page a person opens first; returns the screenshots.
 
-    site_name: the site's device; solar_energy: the Energy dashboard's solar source.
+    site_name: the site's device; solar_energy: the id suffix of the Energy
+    dashboard's solar source.
     """
     device = site_device_id(demo, site_entry_id, site_name)
-    wait_for_solar_energy(demo)
+    solar_energy = wait_for_solar_energy(demo, solar_energy)
     browser = Browser(demo, screenshots)
     saved: list[Path] = []
     try:
@@ -250,6 +315,7 @@ def check(
         log(
             f"browser: logged in, the frontend runs ({time.monotonic() - started:.1f} s)"
         )
+        saved += check_dashboard(browser)
 
         browser.open(f"/config/devices/device/{device}")
         value = r"\n-?[\d.,]+\s*"

@@ -16,7 +16,7 @@ import homeassistant.components
 from homeassistant import bootstrap
 
 # What scripts/demo.py puts in configuration.yaml, and what the integration needs.
-DEMO_DOMAINS = {"default_config", "frontend", "config", "logger"}
+DEMO_DOMAINS = {"default_config", "frontend", "config", "logger", "modbus", "template"}
 STEKKER = Path(__file__).resolve().parent.parent / "custom_components" / "stekker"
 
 

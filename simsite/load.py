@@ -5,30 +5,45 @@ Deterministic for a given time and seed so tests and the demo see the same site.
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 PHASE_SHARE = (0.45, 0.32, 0.23)  # typical imbalance: single-phase loads pile on L1
 
 
 @dataclass(frozen=True, slots=True)
 class BuildingLoad:
-    """Office-like profile: base load, a working-day plateau, a lunch and evening bump."""
+    """Base load plus a day's shape scaled to ``peak_w``.
+
+    "office": a working-day plateau with a lunch and a small evening bump.
+    "residential" (flats): a morning bump, a quiet day and the evening peak
+    when everyone cooks, which is when the cars come home too.
+    """
 
     base_w: float = 6_000.0
     peak_w: float = 22_000.0
     voltage_v: float = 230.0
     seed: int = 7
+    profile: Literal["office", "residential"] = "office"
 
     def power_w(self, seconds_of_day: float) -> float:
         hour = (seconds_of_day / 3600.0) % 24.0
-        day = 1.0 / (1.0 + math.exp(-(hour - 8.0) * 2.0)) - 1.0 / (
-            1.0 + math.exp(-(hour - 18.0) * 1.5)
-        )
-        lunch = math.exp(-(((hour - 12.5) / 0.7) ** 2)) * 0.25
-        evening = math.exp(-(((hour - 19.5) / 1.2) ** 2)) * 0.2
+        if self.profile == "residential":
+            shape = (
+                0.3 * _bump(hour, 7.5, 1.0)
+                + 0.12 * (_rise(hour, 9.0, 2.0) - _rise(hour, 17.0, 2.0))
+                + _bump(hour, 19.0, 1.6)
+            )
+        else:
+            shape = (
+                _rise(hour, 8.0, 2.0)
+                - _rise(hour, 18.0, 1.5)
+                + 0.25 * _bump(hour, 12.5, 0.7)
+                + 0.2 * _bump(hour, 19.5, 1.2)
+            )
         ripple = 0.04 * math.sin(seconds_of_day / 37.0 + self.seed) + 0.03 * math.sin(
             seconds_of_day / 11.0 + 2 * self.seed
         )
-        return self.base_w + self.peak_w * max(0.0, day + lunch + evening + ripple)
+        return self.base_w + self.peak_w * max(0.0, shape + ripple)
 
     def meter_values(
         self,
@@ -53,3 +68,13 @@ class BuildingLoad:
             power_sum += power
         values["power_w"] = power_sum
         return values
+
+
+def _rise(hour: float, at: float, steepness: float) -> float:
+    """0 before ``at``, 1 after it (a logistic step)."""
+    return 1.0 / (1.0 + math.exp(-(hour - at) * steepness))
+
+
+def _bump(hour: float, at: float, width: float) -> float:
+    """1 at ``at``, fading over ``width`` hours either side (a Gaussian)."""
+    return math.exp(-(((hour - at) / width) ** 2))

@@ -1,4 +1,4 @@
-"""A whole simulated site on loopback: grid meter, building, Alfen sockets and cars.
+"""A whole simulated site on loopback: grid meter, building, solar, Alfen sockets and cars.
 
 Closed-loop tests and the demo run the real integration against this site: it
 reads the setpoints Home Assistant wrote (Modbus for Alfen sockets, the
@@ -49,6 +49,9 @@ _SETPOINT_SPAN: Final = frozenset(
 
 type PhaseLoad = Callable[[float], tuple[float, float, float]]
 """Building net power per phase (L1, L2, L3) in W at a second of the day; < 0 exports."""
+
+type Production = Callable[[float], float]
+"""Solar AC power in W at a second of the day, spread evenly over three phases."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +117,12 @@ class SimulatedSite:
     Like the real station they fall back to ``safe_current_a`` once no
     setpoint has been written for ``validity_s`` seconds, and before the
     first write. The other chargers take their setpoint from ``step``.
+
+    ``solar`` adds a PV installation behind the grid meter; with
+    ``solar_unit_id`` its own meter (an SDM630 in the inverter's line,
+    production counted as import) is served on the meter's port too.
+    ``battery_speedup`` makes the cars' batteries fill that many times faster
+    than the meters count: the demo runs a day of cars in less than one.
     """
 
     def __init__(
@@ -131,6 +140,9 @@ class SimulatedSite:
         meter_port: int = 0,
         charger_port: int = 0,
         history_len: int | None = None,
+        solar: Production | None = None,
+        solar_unit_id: int | None = None,
+        battery_speedup: float = 1.0,
     ) -> None:
         """Build the site and serve its state at ``start_s`` (seconds of the day).
 
@@ -142,6 +154,16 @@ class SimulatedSite:
             )
         if validity_s <= 0:
             raise ValueError("validity_s must be positive")
+        if solar_unit_id is not None and (
+            solar is None or solar_unit_id == grid_unit_id
+        ):
+            raise ValueError("a solar meter needs solar and a unit id of its own")
+        if battery_speedup < 1.0:
+            raise ValueError("battery_speedup must be at least 1")
+        self._solar = solar
+        self._solar_unit_id = solar_unit_id
+        self._solar_kwh = 0.0
+        self._battery_speedup = battery_speedup
         self._load = load
         self._cars = dict(cars)
         self._voltage_v = voltage_v
@@ -218,6 +240,17 @@ class SimulatedSite:
         if self.station is not None:
             await self.station.stop()
 
+    def plug(self, charger: str, car: Car) -> None:
+        """A car arrives at ``charger`` (replacing whatever was parked there)."""
+        if charger not in self._cars:
+            raise KeyError(f"no charger {charger!r}")
+        car.connected = True
+        self._cars[charger] = car
+
+    def unplug(self, charger: str) -> None:
+        """The car at ``charger`` leaves; the charger stays empty until ``plug``."""
+        self._cars[charger].connected = False
+
     def step(
         self, seconds_of_day: float, dt_s: float, setpoints: Mapping[str, float]
     ) -> SiteSample:
@@ -235,7 +268,7 @@ class SimulatedSite:
             )
         applied = {**setpoints, **self._alfen_setpoints(dt_s)}
         for name, car in self._cars.items():
-            car.step(applied[name], dt_s, self._voltage_v)
+            car.step(applied[name], dt_s * self._battery_speedup, self._voltage_v)
         self._publish(seconds_of_day, dt_s)
         sample = SiteSample(
             time_s=seconds_of_day,
@@ -316,10 +349,15 @@ class SimulatedSite:
     def _publish(self, seconds_of_day: float, dt_s: float) -> None:
         """Serve grid and socket readings for the cars' present draw."""
         building, voltages, frequency = self._building(seconds_of_day)
+        solar_w = max(0.0, self._solar(seconds_of_day)) if self._solar else 0.0
         currents = {name: car.phase_currents() for name, car in self._cars.items()}
         grid: dict[str, float] = {FREQUENCY: frequency}
         for p in PHASES:
-            power = building[p] + sum(c[p] for c in currents.values()) * voltages[p]
+            power = (
+                building[p]
+                + sum(c[p] for c in currents.values()) * voltages[p]
+                - solar_w / len(PHASES)
+            )
             grid[phase_key("voltage", p)] = voltages[p]
             grid[phase_key("power", p)] = power
             grid[phase_key("current", p)] = abs(power) / voltages[p]
@@ -334,6 +372,7 @@ class SimulatedSite:
         }
         if not self.meter_frozen:
             self.meter.set_meter(self._grid_unit_id, SDM630, grid)
+            self._publish_solar(solar_w, voltages, frequency, dt_s)
         if self.station is None:
             return
         for name, unit in self._alfen_units.items():
@@ -357,3 +396,26 @@ class SimulatedSite:
                     profiles.PHASES: 3,  # the key, not the phase names
                 },
             )
+
+    def _publish_solar(
+        self,
+        solar_w: float,
+        voltages: Mapping[str, float],
+        frequency: float,
+        dt_s: float,
+    ) -> None:
+        """The PV meter's readings: production as import, even over the phases."""
+        if self._solar_unit_id is None:
+            return
+        self._solar_kwh += solar_w * dt_s / 3_600_000.0
+        values: dict[str, float] = {
+            FREQUENCY: frequency,
+            POWER: solar_w,
+            IMPORT_KWH: self._solar_kwh,
+            EXPORT_KWH: 0.0,
+        }
+        for p in PHASES:
+            values[phase_key("voltage", p)] = voltages[p]
+            values[phase_key("power", p)] = solar_w / len(PHASES)
+            values[phase_key("current", p)] = solar_w / len(PHASES) / voltages[p]
+        self.meter.set_meter(self._solar_unit_id, SDM630, values)
