@@ -10,13 +10,13 @@ meter's own figures of the same kind.
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import override
 
 from homeassistant.components.sensor import (
     RestoreSensor,
     SensorDeviceClass,
-    SensorEntity,
     SensorEntityDescription,
     SensorStateClass,
 )
@@ -34,6 +34,8 @@ class BudgetSensorDescription(SensorEntityDescription):
     """A site sensor from the quarter-hour meter."""
 
     value_fn: Callable[[QuarterHourMeter, HeadroomCoordinator], float | None]
+    # Gives the meter back the value as it was at the time of the last state.
+    restore_fn: Callable[[QuarterHourMeter, datetime, float], None]
 
 
 QUARTER_HOUR_AVERAGE_SENSOR = BudgetSensorDescription(
@@ -44,6 +46,8 @@ QUARTER_HOUR_AVERAGE_SENSOR = BudgetSensorDescription(
     state_class=SensorStateClass.MEASUREMENT,
     suggested_display_precision=2,
     value_fn=lambda meter, _: meter.average_kw,
+    # Last written at the last sample before the restart.
+    restore_fn=QuarterHourMeter.restore_average,
 )
 MONTH_PEAK_SENSOR = BudgetSensorDescription(
     key="month_peak",
@@ -53,6 +57,8 @@ MONTH_PEAK_SENSOR = BudgetSensorDescription(
     state_class=SensorStateClass.MEASUREMENT,
     suggested_display_precision=2,
     value_fn=lambda meter, coordinator: meter.month_peak_kw(coordinator.wall_clock()),
+    # The state was last written in the month it belongs to.
+    restore_fn=QuarterHourMeter.restore_peak,
 )
 
 
@@ -65,15 +71,15 @@ def async_add_budget_sensors(
     device = site_device(entry)
     async_add_entities(
         [
-            QuarterAverageSensor(
-                headroom, QUARTER_HOUR_AVERAGE_SENSOR, entry.entry_id, device
-            ),
-            MonthPeakSensor(headroom, MONTH_PEAK_SENSOR, entry.entry_id, device),
+            BudgetSensor(headroom, description, entry.entry_id, device)
+            for description in (QUARTER_HOUR_AVERAGE_SENSOR, MONTH_PEAK_SENSOR)
         ]
     )
 
 
-class BudgetSensor(CycleSensor[HeadroomCoordinator], SensorEntity):
+class BudgetSensor(CycleSensor[HeadroomCoordinator], RestoreSensor):
+    """A budget figure, kept across a restart within its quarter or month."""
+
     entity_description: BudgetSensorDescription
 
     @property
@@ -82,10 +88,6 @@ class BudgetSensor(CycleSensor[HeadroomCoordinator], SensorEntity):
         assert meter is not None  # created only with a quarter-hour meter
         return self.entity_description.value_fn(meter, self.coordinator)
 
-
-class MonthPeakSensor(BudgetSensor, RestoreSensor):
-    """The month's peak, kept across restarts within the month."""
-
     @override
     async def async_added_to_hass(self) -> None:
         await super().async_added_to_hass()
@@ -97,24 +99,7 @@ class MonthPeakSensor(BudgetSensor, RestoreSensor):
             return
         if not isinstance(data.native_value, int | float | Decimal):
             return  # it was unavailable
-        # The state was last written in the month it belongs to.
-        meter.restore_peak(state.last_updated, float(data.native_value))
+        self.entity_description.restore_fn(
+            meter, state.last_updated, float(data.native_value)
+        )
         self.async_write_ha_state()
-
-
-class QuarterAverageSensor(BudgetSensor, RestoreSensor):
-    """The quarter's average so far, kept across a restart within the quarter."""
-
-    @override
-    async def async_added_to_hass(self) -> None:
-        await super().async_added_to_hass()
-        meter = self.coordinator.quarter
-        assert meter is not None
-        state = await self.async_get_last_state()
-        data = await self.async_get_last_sensor_data()
-        if state is None or data is None:
-            return
-        if not isinstance(data.native_value, int | float | Decimal):
-            return  # it was unavailable
-        # Last written at the last sample before the restart.
-        meter.restore_average(state.last_updated, float(data.native_value))
