@@ -4,7 +4,6 @@ Every field is optional: an empty one removes the option. Nothing is saved
 while any field has an error.
 """
 
-import math
 from typing import Any
 
 import probatio
@@ -25,7 +24,7 @@ from .const import (
     DOMAIN,
 )
 from .engine.grid_limit import ScheduleError, parse_schedule
-from .engine.prices import price_points
+from .engine.prices import price_now, price_points
 from .selectors import number_box
 
 LIMIT_KEYS = (
@@ -133,7 +132,7 @@ class LimitOptionsSteps(OptionsFlow):
             if entity_id and state is None:
                 errors[CONF_PRICE_ENTITY] = "price_entity_missing"
             elif state is not None and not (
-                price_points(state.attributes) or _is_number(state.state)
+                price_points(state.attributes) or price_now(state.state, "") is not None
             ):
                 # Neither a price now (session costs) nor a forecast (the plan).
                 errors[CONF_PRICE_ENTITY] = "price_forecast_unreadable"
@@ -147,10 +146,3 @@ class LimitOptionsSteps(OptionsFlow):
             ),
             errors=errors,
         )
-
-
-def _is_number(value: str) -> bool:
-    try:
-        return math.isfinite(float(value))
-    except ValueError:
-        return False

@@ -6,7 +6,6 @@ minute of integrated power; on start they resume, and a car found gone closes
 its session at the last cycle that saw it.
 """
 
-import math
 from collections.abc import Mapping
 from datetime import time
 from typing import Any, Final
@@ -31,13 +30,12 @@ from .const import (
     DOMAIN,
     SUBENTRY_CARD,
 )
+from .engine.prices import price_now
 from .engine.sessions import Card, ChargerSample, SessionBook, normalize_tag
 from .runtime import StekkerConfigEntry
 
 STORAGE_VERSION: Final = 1
 SAVE_DELAY_S: Final = 60.0
-# Price sensors per MWh or Wh are turned into a price per kWh.
-_PER_KWH: Final = {"kWh": 1.0, "MWh": 0.001, "Wh": 1000.0}
 
 
 def _store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
@@ -153,13 +151,7 @@ class SessionRecorder:
         if (state := self._known(self._price_entity)) is None:
             return None
         unit = str(state.attributes.get(ATTR_UNIT_OF_MEASUREMENT) or "")
-        try:
-            price = float(state.state)
-        except ValueError:
-            return None
-        if not math.isfinite(price):
-            return None
-        return price * _PER_KWH.get(unit.rpartition("/")[2], 1.0)
+        return price_now(state.state, unit)
 
     @callback
     def _save_soon(self) -> None:

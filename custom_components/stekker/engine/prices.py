@@ -20,6 +20,7 @@ only compares prices, and weighs them against the capacity price, which must
 be in the same currency per kWh.
 """
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -125,3 +126,19 @@ def slot_prices(
             last = slot
         filled.append(last)
     return tuple(filled)
+
+
+# Price sensors per MWh or Wh are turned into a price per kWh.
+_PER_KWH: Final = {"kWh": 1.0, "MWh": 0.001, "Wh": 1000.0}
+
+
+def price_now(state: str, unit: str) -> float | None:
+    """A price sensor's price per kWh now (``unit`` e.g. EUR/MWh), None when its
+    state is no finite number."""
+    try:
+        price = float(state)
+    except ValueError:
+        return None
+    if not math.isfinite(price):
+        return None
+    return price * _PER_KWH.get(unit.rpartition("/")[2], 1.0)
