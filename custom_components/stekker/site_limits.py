@@ -70,7 +70,8 @@ def site_limits(data: Mapping[str, Any], options: Mapping[str, Any]) -> SiteLimi
 
 def entity_limit_kw(hass: HomeAssistant, entity_id: str) -> float | None:
     """The limit entity's value in kW (W and other power units converted, no
-    unit taken as kW, below 0 as 0); None when it has no number."""
+    unit taken as kW, below 0 and NaN as 0: the safe side); None when its state
+    is no number."""
     state = hass.states.get(entity_id)
     if state is None:
         return None
