@@ -26,6 +26,8 @@ def test_sim_week() -> None:
         "": run_week(world, planner(0.0, timings)),
         "_budget": run_week(world, planner(4.0, [], budget=True)),
         "_plan_only": run_week(world, planner(0.0, [], live_surplus=False)),
+        "_no_upside": run_week(world, planner(0.0, [], upside=False)),
+        "_no_forecast_error": run_week(world, planner(0.0, [], forecast_error=False)),
         "_uncontrolled": run_week(world, uncontrolled, capped=False),
         "_equal_share": run_week(world, equal_share),
         "_min_surplus": run_week(world, min_and_surplus),
