@@ -27,6 +27,7 @@ from .const import (
     DOMAIN,
     LOGGER,
 )
+from .engine.headroom import charging_limit_kw
 from .engine.modes import ChargeMode, SlotPlan
 from .engine.plan import CarPlan, PlanCar, PlanInput, make_plan
 from .engine.surplus import upside_surplus_kw
@@ -209,6 +210,9 @@ class PlanCoordinator(DataUpdateCoordinator[SitePlan]):
         bounds = tuple(slot_bounds(now, slots))
         series = await async_site_series(self.hass, self.config_entry, now, slots)
         site = self.config_entry.runtime_data.site
+        measured = self.config_entry.runtime_data.headroom.data
+        cap_v = site.v_max if measured is None else measured.voltage_v
+        base = [b - s for b, s in zip(series.building_kw, series.solar_kw, strict=True)]
         cars = tuple(
             PlanCar(
                 id=cid,
@@ -223,7 +227,10 @@ class PlanCoordinator(DataUpdateCoordinator[SitePlan]):
         building = self._with_fast_cars(series.building_kw, bounds, now)
         inp = PlanInput(
             slot_h=series.slot_h,
-            grid_limit_kw=series.grid_limit_kw,
+            # As the live cap converts the room to current (fast cars cancel out).
+            grid_limit_kw=charging_limit_kw(
+                series.grid_limit_kw, base, site.voltage_v, cap_v
+            ),
             building_kw=building,
             solar_kw=series.solar_kw,
             fuse_a=site.fuse_a - site.margin_a,
