@@ -1,8 +1,8 @@
 """The solar surplus the plan leaves room for: the forecast's upside.
 
-A solar forecast misses a slot's output by a quarter of it and more (a cloud
-an hour early or late, thinner or thicker), the expected building load by some
-ten per cent. The two misses do not weigh the same. A kWh the plan keeps for a
+An hourly solar forecast can miss a slot's output by a quarter of it or more
+(a cloud an hour early or late, thinner or thicker), the expected building
+load by some ten per cent. The two misses do not weigh the same. A kWh the plan keeps for a
 surplus that does not come is drawn from the grid in that slot, at its price.
 A kWh drawn from the grid earlier because the surplus was not foreseen leaves
 the car full when the sun comes: that surplus is exported. So the plan's solar
