@@ -2,10 +2,10 @@
 
 An hourly solar forecast can miss a slot's output by a quarter of it or more
 (a cloud an hour early or late, thinner or thicker), the expected building
-load by some ten per cent. The two misses do not weigh the same. A kWh the plan keeps for a
-surplus that does not come is drawn from the grid in that slot, at its price.
-A kWh drawn from the grid earlier because the surplus was not foreseen leaves
-the car full when the sun comes: that surplus is exported. So the plan's solar
+load by some ten per cent. The two misses do not weigh the same. A kWh the
+plan keeps for a surplus that does not come is drawn from the grid in that
+slot, at its price. A kWh drawn from the grid earlier because the surplus was
+not foreseen leaves the car full when the sun comes: that surplus is exported. So the plan's solar
 stage counts, per slot, on the surplus one standard error above the forecast,
 and the live surplus (engine/modes.py) fills that room when the sun comes.
 
