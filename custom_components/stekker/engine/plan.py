@@ -422,11 +422,13 @@ class _Model:
         return cost
 
     def _per_car(self, x: FloatArray) -> FloatArray:
+        """Each planned car's energy (kWh) in the solution x."""
         energy = self.hours[self.slot_of] * x[: self.n_p]
         k = len(self.need)
         return np.asarray(np.bincount(self.car_of, weights=energy, minlength=k), float)
 
     def _all_most(self, x: FloatArray, most: FloatArray) -> bool:
+        """Every car gets its most (each car's energy is at most that)."""
         return float(self._per_car(x).sum()) >= float(most.sum()) - _DONE_TOL
 
     def _start(self) -> None:
