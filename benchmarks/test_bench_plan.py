@@ -3,8 +3,10 @@
 The site: an apartment block's car park on a 3-phase connection sized so the
 evening peak leaves little room, a solar roof, a day-ahead price curve and a
 capacity price; cars mixed 1- and 3-phase, 16 or 32 A, arriving with 5-40 kWh
-to charge and leaving within the day. Some needs cannot be met: the shortfall
-stages run as well.
+to charge and leaving within the day. Some needs cannot be met, each because
+the car's own ceiling allows no more before it leaves: the plan sees that every
+car gets all it can and needs no fair-shortfall rounds (a shortfall that a
+shared limit causes would take them; docs/performance.md has their cost).
 """
 
 import json

@@ -35,14 +35,24 @@ SLOT_H: Final = 0.25
 _STAGE_TOL: Final = 1e-7
 # Less than this (kW) is solver noise, no charging.
 _ZERO_KW: Final = 1e-6
-# Weight of the solar stage's cost in the energy stage's run (see solve).
+# Weights of the solar and cost stages in the energy stage's run (see _hints).
 _SOLAR_HINT: Final = 1e-2
+_COST_HINT: Final = 1e-2
 # HiGHS simplex strategies.
 _DUAL: Final = 1
 _PRIMAL: Final = 4
 # A car is done when its energy is within this of its need (kWh).
 _DONE_TOL: Final = 1e-4
 _PHASES: Final = ("l1", "l2", "l3")
+# A column's or row's place in a basis.
+_AT_LOWER: Final = 0
+_BASIC: Final = 1
+_AT_UPPER: Final = 2
+_STATUS: Final = (
+    highspy.HighsBasisStatus.kLower,
+    highspy.HighsBasisStatus.kBasic,
+    highspy.HighsBasisStatus.kUpper,
+)
 
 type FloatArray = NDArray[np.float64]
 
@@ -136,7 +146,10 @@ class _Model:
     power and the part of it taken from the surplus; the largest relative
     shortfall; the rise of the month peak. The later stages' costs and kept
     optima are on the few aggregate columns, not on the powers: the rows stay
-    sparse and the simplex fast.
+    sparse and the simplex fast. Every bound the rows imply is also set on
+    the column (a power at most the slot's room, the surplus taken at most
+    what the cars present can draw): the basis starts closer to them, and
+    the stages they decide need no solve.
     """
 
     def __init__(self, inp: PlanInput, n: int) -> None:
@@ -147,9 +160,6 @@ class _Model:
         base = building - solar  # site import without the planned cars
         self.hours = hours
         self.base = base
-        self.surplus = np.maximum(
-            0.0, -base if inp.surplus_kw is None else inp.surplus_kw
-        )
         self.price = None if inp.price is None else np.asarray(inp.price, np.float64)
         self.capacity_price = inp.capacity_price_per_kw
         self.capacity = inp.capacity_price_per_kw > 0.0
@@ -192,6 +202,9 @@ class _Model:
         r_surplus = r_fair + k
         r_peak = r_surplus + n
         n_row = r_peak + (n if self.capacity else 0)
+        self.r_sum = r_sum
+        self.r_energy = r_energy
+        self.r_fair = r_fair
         # Column blocks.
         self.c_s = n_p
         self.c_u = self.c_s + n
@@ -253,28 +266,31 @@ class _Model:
 
         inf = highspy.kHighsInf
         limit = np.asarray(inp.grid_limit_kw, np.float64)
-        col_lower = np.zeros(self.n_col)
-        col_upper = np.concatenate(
-            (
-                self.max_kw[car],
-                np.maximum(0.0, limit - base),
-                self.surplus,
-                [1.0],
-                [inf] if self.capacity else [],
-            )
-        )
+        room = np.maximum(0.0, limit - base)
         fuse_kw = inp.fuse_a * inp.voltage_v / 1000.0
         phase_room = np.maximum(0.0, fuse_kw - base / n_ph)
+        upper = np.minimum(
+            np.minimum(self.max_kw[car], room[t]),
+            phase_room[t] * np.where(three[car], 3.0, 1.0),
+        )
+        self.upper = upper
+        # The most each car can get alone: no share of its need can be more.
+        self.alone = np.bincount(car, weights=hours[t] * upper, minlength=k)
+        present = np.bincount(t, weights=upper, minlength=n)
+        counted = -base if inp.surplus_kw is None else np.asarray(inp.surplus_kw)
+        self.surplus = np.minimum(np.maximum(0.0, counted), np.minimum(room, present))
+        col_lower = np.zeros(self.n_col)
+        col_upper = np.concatenate(
+            (upper, room, self.surplus, [1.0], [inf] if self.capacity else [])
+        )
         row_lower = np.full(n_row, -inf)
         row_upper = np.full(n_row, inf)
         row_lower[r_sum : r_sum + n] = 0.0
         row_upper[r_sum : r_sum + n] = 0.0
         row_upper[r_phase : r_phase + n_ph * n] = np.repeat(phase_room, n_ph)
         row_upper[r_energy : r_energy + k] = need
-        self.r_energy = r_energy
         # Fairness rows (e / need + z >= 1) stay free until a shortfall is
         # shared: the start (all zero) is then feasible.
-        self.r_fair = r_fair
         row_upper[r_surplus : r_surplus + n] = 0.0
         if self.capacity:
             row_upper[r_peak : r_peak + n] = max(0.0, inp.month_peak_kw) - base
@@ -310,37 +326,36 @@ class _Model:
         """The stages in order; the car powers of the last.
 
         A stage's optimum is kept as a row over its aggregate columns; when
-        every need is met, each car's energy row gets its energy as lower bound
-        instead, and the fair share bounds its one column. Should a later stage
-        fail on numerics, the last optimum stands: it keeps every limit and the
-        earlier goals, only the later ones are not pursued.
+        every car gets all it can alone (its need, or less when its ceiling
+        and the slots' room allow no more), no share can be larger: each
+        car's energy row gets its energy as lower bound instead, and no fair
+        rounds are needed. Should a later stage fail on numerics, the last
+        optimum stands: it keeps every limit and the earlier goals, only the
+        later ones are not pursued.
         """
         if self.n_p == 0:
             return np.zeros(0)
         h = self.highs
         n, k = self.n, len(self.need)
         total = slice(self.c_s, self.c_s + n)
-        cost = np.zeros(self.n_col)
-        cost[: self.n_p] = -self.hours[self.slot_of]
-        # A hint of the solar stage saves a quarter of the simplex iterations
-        # over both stages. It cannot cost energy: a kWh given up frees room
-        # for at most 3 kWh of surplus (a 1-phase car's room on a phase taken
-        # by a 3-phase car), worth 3 x _SOLAR_HINT < 1 kWh here.
-        hint = np.zeros(self.n_col)
-        hint[self.c_u : self.c_u + n] = -_SOLAR_HINT * self.hours
-        x = self._run(cost + hint, _DUAL)
+        energy = np.zeros(self.n_col)
+        energy[: self.n_p] = -self.hours[self.slot_of]
+        # The start basis goes in while the costs are still zero: so, the
+        # energy run measured a third of the iterations it takes when set
+        # after them (HiGHS 1.16, 200 cars: 540-1040 against 1950-3300).
+        self._start()
+        x = self._run(energy + self._hints(), _DUAL)
+        most = np.minimum(self.need, self.alone)
+        if x is not None and not self._all_most(x, most):
+            # Not every car gets all it can: the most energy is certain only
+            # without the hints (see there); from here a few pivots, if any.
+            x = self._run(energy, _PRIMAL)
         if x is None:  # all zero is always feasible, the energy bounded
             raise RuntimeError("plan LP: no optimum for the delivered energy")
-        per_car = np.bincount(
-            self.car_of, weights=-cost[: self.n_p] * x[: self.n_p], minlength=k
-        )
-        # Strategies as measured fastest: the energy and cost stages move
-        # much (dual), the solar and earliest stages little (primal).
-        stages: list[tuple[FloatArray, int]] = []
-        if float(per_car.sum()) >= float(self.need.sum()) - _DONE_TOL:
-            lower = np.minimum(per_car, self.need) - _STAGE_TOL * np.maximum(
-                1.0, self.need
-            )
+        stages: list[FloatArray] = []
+        if self._all_most(x, most):
+            per_car = self._per_car(x)
+            lower = np.minimum(per_car, most) - _STAGE_TOL * np.maximum(1.0, most)
             for j in range(k):
                 h.changeRowBounds(self.r_energy + j, lower[j], self.need[j])
         else:
@@ -353,28 +368,110 @@ class _Model:
                 return x[: self.n_p]
             x = shared
         if self.surplus.any():
-            cost = np.zeros(self.n_col)
-            cost[self.c_u : self.c_u + n] = -self.hours
-            stages.append((cost, _PRIMAL))
+            solar = np.zeros(self.n_col)
+            solar[self.c_u : self.c_u + n] = -self.hours
+            left = self.hours @ (self.surplus - x[self.c_u : self.c_u + n])
+            if float(left) <= 0.0:
+                # All the surplus the cars can take is taken: kept, no solve.
+                self._keep(solar, x)
+            else:
+                stages.append(solar)
         if (self.price is not None and self.price.any()) or self.capacity:
-            cost = np.zeros(self.n_col)
-            if self.price is not None:
-                cost[total] = self.price * self.hours
-            if self.capacity:
-                cost[self.c_q] = self.capacity_price
-            stages.append((cost, _DUAL))
+            stages.append(self._cost())
         cost = np.zeros(self.n_col)
         cost[total] = self.hours * np.arange(1, n + 1) / n
-        stages.append((cost, _PRIMAL))
-        for i, (cost, strategy) in enumerate(stages):
-            last = i == len(stages) - 1
-            found = self._run(cost, strategy)
+        stages.append(cost)
+        for i, cost in enumerate(stages):
+            # From the optimum of the hinted energy run the later stages move
+            # little: primal simplex.
+            found = self._run(cost, _PRIMAL)
             if found is None:
                 break
             x = found
-            if not last:
+            if i < len(stages) - 1:
                 self._keep(cost, x)
         return x[: self.n_p]
+
+    def _hints(self) -> FloatArray:
+        """The solar and cost stages as small weights in the energy run.
+
+        The energy run then ends next to the later stages' optima: they need
+        a few primal pivots instead of a thousand dual ones. The weights
+        rarely cost energy (a kWh given up frees room for at most 3 kWh of
+        surplus or of charging moved to a cheaper quarter, worth less than
+        the kWh at these weights), but a capacity price per kW can outweigh
+        a kWh in a slot shorter than a quarter. The plan does not rely on
+        it: unless every car gets all it can, solve runs the energy again
+        without them.
+        """
+        n = self.n
+        hint = np.zeros(self.n_col)
+        hint[self.c_u : self.c_u + n] = -_SOLAR_HINT * self.hours
+        worth = self.capacity_price / SLOT_H  # of a kW more for a quarter
+        if self.price is not None:
+            worth += float(np.abs(self.price).max())
+        if worth > 0.0:
+            hint += _COST_HINT / worth * self._cost()
+        return hint
+
+    def _cost(self) -> FloatArray:
+        """Price x energy of the slot totals plus capacity price x peak rise."""
+        cost = np.zeros(self.n_col)
+        if self.price is not None:
+            cost[self.c_s : self.c_s + self.n] = self.price * self.hours
+        if self.capacity:
+            cost[self.c_q] = self.capacity_price
+        return cost
+
+    def _per_car(self, x: FloatArray) -> FloatArray:
+        """Each planned car's energy (kWh) in the solution x."""
+        energy = self.hours[self.slot_of] * x[: self.n_p]
+        k = len(self.need)
+        return np.asarray(np.bincount(self.car_of, weights=energy, minlength=k), float)
+
+    def _all_most(self, x: FloatArray, most: FloatArray) -> bool:
+        """Every car gets its most (each car's energy is at most that)."""
+        return float(self._per_car(x).sum()) >= float(most.sum()) - _DONE_TOL
+
+    def _start(self) -> None:
+        """A first basis the dual simplex can start from (it is dual feasible).
+
+        Each car takes its cheapest slots (the latest first among equal
+        prices) at full power until its need is met; the slot that meets it
+        is basic in the car's energy row, the slot totals in the sum rows,
+        every other row's slack is basic. The reduced cost of a car's power
+        is then its slot's price (hinted) less that of its basic slot: the
+        cheaper ones at their upper bound, the dearer at zero, as the optimum
+        wants. Only capacity left to share needs pivots; from the all-zero
+        start every car's energy row needed them as well.
+        """
+        n, k = self.n, len(self.need)
+        car = self.car_of
+        price = np.zeros(n) if self.price is None else self.price
+        order = np.lexsort((-self.slot_of, price[self.slot_of], car))
+        reach = np.cumsum((self.hours[self.slot_of] * self.upper)[order])
+        before = np.concatenate(([0.0], reach))[self.car_start[:-1]]
+        reach -= np.repeat(before, np.diff(self.car_start))
+        full = reach <= self.need[car]
+        crossing = ~full & np.concatenate(([True], (car[1:] != car[:-1]) | full[:-1]))
+        kind = np.full(self.n_p, _AT_LOWER)
+        kind[full] = _AT_UPPER
+        kind[crossing] = _BASIC
+        col = np.full(self.n_col, _AT_LOWER)
+        col[order] = kind
+        col[self.c_s : self.c_s + n] = _BASIC
+        col[self.c_u : self.c_u + n] = _AT_UPPER  # the solar hint's side
+        row = np.full(self.highs.getNumRow(), _BASIC)
+        row[self.r_sum : self.r_sum + n] = _AT_LOWER
+        met = np.zeros(k, dtype=bool)
+        met[car[order[crossing]]] = True
+        row[self.r_energy : self.r_energy + k] = np.where(met, _AT_UPPER, _BASIC)
+        basis = highspy.HighsBasis()
+        basis.col_status = [_STATUS[v] for v in col.tolist()]
+        basis.row_status = [_STATUS[v] for v in row.tolist()]
+        basis.valid = True
+        if self.highs.setBasis(basis) != highspy.HighsStatus.kOk:
+            raise RuntimeError("plan LP: HiGHS refused the start basis")
 
     def _share_shortfalls(self) -> FloatArray | None:
         """Max-min fair shortfalls relative to need, level by level (leximin).
@@ -437,8 +534,8 @@ class _Model:
 
     def _keep(self, cost: FloatArray, x: FloatArray) -> None:
         """The next stages keep this cost at its optimum (within the tolerance)."""
-        best = float(cost @ x)
         cols = np.flatnonzero(cost).astype(np.int32)
+        best = float(cost[cols] @ x[cols])
         tol = _STAGE_TOL * max(1.0, abs(best))
         self.highs.addRow(-highspy.kHighsInf, best + tol, len(cols), cols, cost[cols])
 
@@ -451,18 +548,15 @@ def make_plan(inp: PlanInput) -> Plan:
     powers = np.clip(powers, 0.0, model.max_kw[model.car_of])
     powers[powers < _ZERO_KW] = 0.0
 
-    total = model.base.copy()
+    # One row per car of the input, zero for the cars not planned.
+    row_of = np.array([i for i, _ in model.planned], np.int64)
+    grid = np.zeros((len(inp.cars), n))
+    grid[row_of[model.car_of], model.slot_of] = powers
+    total = model.base + grid.sum(axis=0)
+    cumulative = np.cumsum(grid * model.hours, axis=1)
     cars: dict[str, CarPlan] = {}
-    by_index = {i: j for j, (i, _) in enumerate(model.planned)}
-    for i, car in enumerate(inp.cars):
-        row = np.zeros(n)
-        j = by_index.get(i)
-        if j is not None:
-            lo, hi = int(model.car_start[j]), int(model.car_start[j + 1])
-            row[: hi - lo] = powers[lo:hi]
-            total += row
-        cumulative = np.cumsum(row * model.hours)
-        energy = float(cumulative[-1]) if n else 0.0
+    for car, row, reach in zip(inp.cars, grid.tolist(), cumulative, strict=True):
+        energy = float(reach[-1]) if n else 0.0
         need = max(0.0, car.need_kwh)
         energy = min(energy, need)
         shortfall = need - energy
@@ -470,12 +564,12 @@ def make_plan(inp: PlanInput) -> Plan:
         if need <= _DONE_TOL:  # nothing worth planning
             done, shortfall = 0, 0.0
         elif shortfall <= _DONE_TOL:
-            done = int(np.argmax(cumulative >= need - _DONE_TOL))
+            done = int(np.argmax(reach >= need - _DONE_TOL))
             energy, shortfall = need, 0.0
         else:
             done = None
         cars[car.id] = CarPlan(
-            power_kw=tuple(row.tolist()),
+            power_kw=tuple(row),
             energy_kwh=energy,
             shortfall_kwh=shortfall,
             done_slot=done,
