@@ -14,7 +14,8 @@ slot is a whole quarter. Per slot:
   days, else the current load held flat; slot 0 is the load measured now, or last measured while the
   meters are down, 0 before any reading);
 - the solar forecast of the site's arrays (0 without arrays);
-- the price, when a price sensor with prices ahead is set (see engine.prices).
+- the price, when a price sensor with prices ahead or a price action is set
+  (see engine.prices and price_actions).
 """
 
 from dataclasses import dataclass
@@ -168,6 +169,8 @@ def _prices(
     entry: StekkerConfigEntry,
     bounds: list[tuple[datetime, datetime]],
 ) -> tuple[float, ...] | None:
+    if (action := entry.runtime_data.prices) is not None:
+        return slot_prices(action.data, bounds)
     entity_id = entry.options.get(CONF_PRICE_ENTITY)
     state = hass.states.get(entity_id) if entity_id else None
     if state is None:
