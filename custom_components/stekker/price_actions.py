@@ -109,7 +109,9 @@ class PriceActionCoordinator(DataUpdateCoordinator[tuple[PricePoint, ...]]):
     @override
     async def _async_update_data(self) -> tuple[PricePoint, ...]:
         now = dt_util.now()
-        if not prices_due(now, self.asked_at, self.data):
+        if not prices_due(
+            now, self.asked_at, self.data, failed=not self.last_update_success
+        ):
             return self.data
         self.asked_at = now
         today, *later = days_to_ask(now)

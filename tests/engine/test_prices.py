@@ -187,3 +187,6 @@ def test_when_to_ask_again() -> None:
     assert prices_due(local(30, 13, 15), local(30, 13), today)
     assert not prices_due(local(30, 13, 15), local(30, 13), today + tomorrow)
     assert prices_due(local(30, 14), local(30, 13), today + tomorrow)
+    # A try that failed is tried again after a quarter-hour, whatever is known.
+    assert prices_due(local(30, 13, 15), local(30, 13), today + tomorrow, failed=True)
+    assert not prices_due(local(30, 13, 14), local(30, 13), [], failed=True)

@@ -191,15 +191,21 @@ def days_to_ask(now: datetime) -> tuple[date, ...]:
 
 
 def prices_due(
-    now: datetime, asked_at: datetime | None, points: Sequence[PricePoint]
+    now: datetime,
+    asked_at: datetime | None,
+    points: Sequence[PricePoint],
+    *,
+    failed: bool = False,
 ) -> bool:
     """Whether to ask the price action again (``now`` local): never asked,
-    asked an hour ago, or, a quarter-hour after the last try, when no price
-    lies ahead or tomorrow's may be out but are missing."""
+    asked an hour ago, or, a quarter-hour after the last try, when that try
+    failed, no price lies ahead or tomorrow's may be out but are missing."""
     if asked_at is None or now - asked_at >= REFRESH:
         return True
     if now - asked_at < RETRY:
         return False
+    if failed:
+        return True
     until = max((hi for _, hi, _ in _spans(points)), default=None)
     if until is None or until <= now:
         return True
