@@ -21,6 +21,7 @@ from pytest_homeassistant_custom_component.test_util.aiohttp import (
 )
 
 from custom_components.stekker.const import DOMAIN
+from custom_components.stekker.diagnostics import async_get_config_entry_diagnostics
 from custom_components.stekker.plan_inputs import async_site_series
 from simsite.cars import Car
 from simsite.modbus_server import ModbusSimServer
@@ -169,6 +170,10 @@ async def test_no_prices_for_today_plans_without_prices(
     assert await plan_prices(hass, entry) is None
     assert entry.runtime_data.prices is not None
     assert entry.runtime_data.prices.price_now() is None
+    diagnostics = await async_get_config_entry_diagnostics(hass, entry)
+    assert diagnostics["prices"]["points"] == 0
+    assert diagnostics["prices"]["last_update_success"] is False
+    assert "no prices for 2026-11-30" in diagnostics["prices"]["last_exception"]
     found = issue(hass, entry, "price_action_failing")
     assert found is not None
     assert found.translation_placeholders is not None
@@ -177,6 +182,16 @@ async def test_no_prices_for_today_plans_without_prices(
     await later(hass, freezer, 16)
     assert issue(hass, entry, "price_action_failing") is None
     assert (await plan_prices(hass, entry))[0] == pytest.approx(0.15)
+    diagnostics = await async_get_config_entry_diagnostics(hass, entry)
+    assert diagnostics["prices"] == {
+        "source_entry": nord_pool.entry_id,
+        "asked_at": diagnostics["prices"]["asked_at"],
+        "last_update_success": True,
+        "last_exception": diagnostics["prices"]["last_exception"],
+        "points": 2 * 96,  # today's and tomorrow's quarter-hours
+        "from": "2026-11-29T23:00:00+00:00",  # midnight in Amsterdam
+        "until": "2026-12-01T22:45:00+00:00",
+    }
 
 
 async def test_energyzero_api_down_raises_a_repair(

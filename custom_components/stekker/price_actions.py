@@ -102,6 +102,20 @@ class PriceActionCoordinator(DataUpdateCoordinator[tuple[PricePoint, ...]]):
 
         entry.async_on_unload(async_at_started(self.hass, _ask))
 
+    def diagnostics(self) -> dict[str, Any]:
+        points = self.data
+        return {
+            "source_entry": self.source_id,
+            "asked_at": None if self.asked_at is None else self.asked_at.isoformat(),
+            "last_update_success": self.last_update_success,
+            "last_exception": None
+            if self.last_exception is None
+            else repr(self.last_exception),
+            "points": len(points),
+            "from": points[0].start.isoformat() if points else None,
+            "until": points[-1].start.isoformat() if points else None,
+        }
+
     def price_now(self) -> float | None:
         """The price per kWh of the point covering now."""
         return price_at(self.data, dt_util.now())
