@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.core import HomeAssistant
+from homeassistant.const import EVENT_HOMEASSISTANT_STARTED
+from homeassistant.core import CoreState, HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
@@ -321,3 +322,22 @@ async def test_tomorrow_is_asked_until_it_is_out_then_hourly(
     assert len(apis.energyzero_quarters) == 4
     await later(hass, freezer, 45)
     assert len(apis.energyzero_quarters) == 6
+
+
+async def test_at_start_up_prices_are_asked_once_home_assistant_has_started(
+    hass: HomeAssistant, apis: PriceApis, meter_server: ModbusSimServer
+) -> None:
+    """The site may be set up before the price integration: no repair for that."""
+    nord_pool = MockConfigEntry(
+        domain="nordpool", title="Nord Pool", data={"areas": ["NL"], "currency": "EUR"}
+    )
+    nord_pool.add_to_hass(hass)
+    hass.set_state(CoreState.not_running)
+    entry = await site_on(hass, meter_server, nord_pool)
+    assert await plan_prices(hass, entry) is None
+    assert await hass.config_entries.async_setup(nord_pool.entry_id)
+    hass.set_state(CoreState.running)
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STARTED)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert issue(hass, entry, "price_action_failing") is None
+    assert (await plan_prices(hass, entry))[0] == pytest.approx(0.15)
