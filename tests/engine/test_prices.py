@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from custom_components.stekker.engine.prices import (
+    RETRY,
     PricePoint,
     days_to_ask,
     energyzero_points,
@@ -190,3 +191,16 @@ def test_when_to_ask_again() -> None:
     # A try that failed is tried again after a quarter-hour, whatever is known.
     assert prices_due(local(30, 13, 15), local(30, 13), today + tomorrow, failed=True)
     assert not prices_due(local(30, 13, 14), local(30, 13), [], failed=True)
+
+
+def test_tomorrow_with_a_clock_change_is_known_to_its_local_midnight() -> None:
+    """25 October 2026 has 25 hours in Amsterdam."""
+    now = datetime(2026, 10, 24, 13, 30, tzinfo=AMSTERDAM)
+    start = datetime(2026, 10, 24, tzinfo=AMSTERDAM).astimezone(UTC)
+    hours_known = 24 + 25
+    known = [
+        PricePoint(start + timedelta(hours=h), start + timedelta(hours=h + 1), 0.2)
+        for h in range(hours_known)
+    ]
+    assert not prices_due(now + RETRY, now, known)
+    assert prices_due(now + RETRY, now, known[:-1])

@@ -27,7 +27,7 @@ answers (per kWh), and ``prices_due`` says when to ask again.
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Final
 
 PRICE_ATTRIBUTES: Final = (
@@ -209,9 +209,9 @@ def prices_due(
     until = max((hi for _, hi, _ in _spans(points)), default=None)
     if until is None or until <= now:
         return True
-    end_of_tomorrow = datetime.combine(
-        now.date() + timedelta(days=2), time(), now.tzinfo
-    )
+    # Wall-clock arithmetic: local midnight, also across a DST change.
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    end_of_tomorrow = midnight + timedelta(days=2)
     return now.hour >= DAY_AHEAD_HOUR and until < end_of_tomorrow
 
 
