@@ -15,6 +15,7 @@ from .coordinator import HeadroomCoordinator, MeterCoordinator
 from .entity import register_site_device
 from .meter import meter_source
 from .planner import PlanCoordinator
+from .price_actions import async_setup_price_action
 from .runtime import StekkerConfigEntry, StekkerRuntimeData
 from .services import async_setup_services
 from .session_export import async_setup_export
@@ -78,6 +79,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: StekkerConfigEntry) -> b
         planner=PlanCoordinator(hass, entry, balancer),
         sessions=sessions,
         solar=await async_setup_solar_forecast(hass, entry),
+        prices=async_setup_price_action(hass, entry),
     )
     headroom.async_recompute()  # the entities start from the first readings
     balancer.async_attach()

@@ -121,6 +121,11 @@ CONF_LIMIT_ENTITY: Final = "limit_entity"
 CONF_QUARTER_BUDGET_KW: Final = "quarter_budget_kw"
 CONF_CAPACITY_PRICE: Final = "capacity_price_per_kw"
 CONF_PRICE_ENTITY: Final = "price_entity"
+# Or a config entry of a core integration whose action gives the prices ahead
+CONF_PRICE_ENTRY: Final = "price_entry"
+NORDPOOL_DOMAIN: Final = "nordpool"
+ENERGYZERO_DOMAIN: Final = "energyzero"
+PRICE_DOMAINS: Final = (NORDPOOL_DOMAIN, ENERGYZERO_DOMAIN)
 
 # Chargers: where another integration reports a session's id tag and energy
 CONF_ID_TAG_ENTITY: Final = "id_tag_entity"

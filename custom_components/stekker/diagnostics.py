@@ -34,6 +34,7 @@ async def async_get_config_entry_diagnostics(
         },
         "site": asdict(runtime.site),
         "solar": runtime.solar.diagnostics() if runtime.solar else None,
+        "prices": runtime.prices.diagnostics() if runtime.prices else None,
         "headroom": {
             "last_update_success": headroom.last_update_success,
             "data": asdict(headroom.data) if headroom.data else None,

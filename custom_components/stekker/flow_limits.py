@@ -1,13 +1,18 @@
 """The options flow's grid limit and price steps.
 
 Every field is optional: an empty one removes the option. Nothing is saved
-while any field has an error.
+while any field has an error. The prices come from one source, a sensor or a
+price integration's action, so the plan and the session costs agree.
 """
 
 from typing import Any
 
 import probatio
-from homeassistant.config_entries import ConfigFlowResult, OptionsFlow
+from homeassistant.config_entries import (
+    ConfigEntryState,
+    ConfigFlowResult,
+    OptionsFlow,
+)
 from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
@@ -20,8 +25,10 @@ from .const import (
     CONF_LIMIT_ENTITY,
     CONF_LIMIT_SCHEDULE,
     CONF_PRICE_ENTITY,
+    CONF_PRICE_ENTRY,
     CONF_QUARTER_BUDGET_KW,
     DOMAIN,
+    PRICE_DOMAINS,
 )
 from .engine.grid_limit import ScheduleError, parse_schedule
 from .engine.prices import price_now, price_points
@@ -50,8 +57,13 @@ PRICE_SCHEMA = probatio.Schema(
         probatio.Optional(CONF_PRICE_ENTITY): selector.EntitySelector(
             selector.EntitySelectorConfig(domain="sensor")
         ),
+        # The selector filters by one integration only: the domain is checked.
+        probatio.Optional(CONF_PRICE_ENTRY): selector.ConfigEntrySelector(
+            selector.ConfigEntrySelectorConfig()
+        ),
     }
 )
+PRICE_KEYS = (CONF_PRICE_ENTITY, CONF_PRICE_ENTRY)
 
 
 def limit_errors(
@@ -85,6 +97,30 @@ def limit_errors(
     if budget is not None and budget > gtv_kw:
         errors[CONF_QUARTER_BUDGET_KW] = "budget_above_gtv"
     return errors, placeholders
+
+
+def price_errors(hass: HomeAssistant, user_input: dict[str, Any]) -> dict[str, str]:
+    """Field -> error key for the price source."""
+    entity_id = user_input.get(CONF_PRICE_ENTITY)
+    entry_id = user_input.get(CONF_PRICE_ENTRY)
+    if entity_id and entry_id:
+        return {"base": "price_source_both"}
+    if entity_id:
+        state = hass.states.get(entity_id)
+        if state is None:
+            return {CONF_PRICE_ENTITY: "price_entity_missing"}
+        if not (
+            price_points(state.attributes) or price_now(state.state, "") is not None
+        ):
+            # Neither a price now (session costs) nor a forecast (the plan).
+            return {CONF_PRICE_ENTITY: "price_forecast_unreadable"}
+    if entry_id:
+        source = hass.config_entries.async_get_entry(entry_id)
+        if source is None or source.domain not in PRICE_DOMAINS:
+            return {CONF_PRICE_ENTRY: "price_entry_domain"}
+        if source.state is not ConfigEntryState.LOADED:
+            return {CONF_PRICE_ENTRY: "price_entry_not_loaded"}
+    return {}
 
 
 def _chosen(user_input: dict[str, Any]) -> dict[str, Any]:
@@ -127,17 +163,9 @@ class LimitOptionsSteps(OptionsFlow):
         errors: dict[str, str] = {}
         options = self.config_entry.options
         if user_input is not None:
-            entity_id = user_input.get(CONF_PRICE_ENTITY)
-            state = self.hass.states.get(entity_id) if entity_id else None
-            if entity_id and state is None:
-                errors[CONF_PRICE_ENTITY] = "price_entity_missing"
-            elif state is not None and not (
-                price_points(state.attributes) or price_now(state.state, "") is not None
-            ):
-                # Neither a price now (session costs) nor a forecast (the plan).
-                errors[CONF_PRICE_ENTITY] = "price_forecast_unreadable"
-            else:
-                kept = {k: v for k, v in options.items() if k != CONF_PRICE_ENTITY}
+            errors = price_errors(self.hass, user_input)
+            if not errors:
+                kept = {k: v for k, v in options.items() if k not in PRICE_KEYS}
                 return self.async_create_entry(data=kept | _chosen(user_input))
         return self.async_show_form(
             step_id="prices",

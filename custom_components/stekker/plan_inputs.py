@@ -18,7 +18,8 @@ slot is a whole quarter. Per slot:
   passing cloud by a large part of the roof's output, the meter does not);
   without one, the load measured now is net of the panels, so slot 0's load
   gets their forecast output back and the slot nets to what the meter reads;
-- the price, when a price sensor with prices ahead is set (see engine.prices).
+- the price, when a price sensor with prices ahead or a price action is set
+  (see engine.prices and price_actions).
 """
 
 from dataclasses import dataclass
@@ -178,6 +179,8 @@ def _prices(
     entry: StekkerConfigEntry,
     bounds: list[tuple[datetime, datetime]],
 ) -> tuple[float, ...] | None:
+    if (action := entry.runtime_data.prices) is not None:
+        return slot_prices(action.data, bounds)
     entity_id = entry.options.get(CONF_PRICE_ENTITY)
     state = hass.states.get(entity_id) if entity_id else None
     if state is None:

@@ -1,7 +1,7 @@
 """The site plan in Home Assistant: who needs what by when, solved off the loop.
 
 The plan is made again when a car comes or leaves, a mode or need changes, a new
-solar forecast arrives, at every clock quarter-hour and at least every five
+solar forecast or new prices arrive, at every clock quarter-hour and at least every five
 minutes. Cars in mode planned are planned; what cars in mode fast are expected
 to draw counts as building load; the solar modes take the live surplus left.
 The plan leaves room for the forecast's upside of the surplus (engine.surplus).
@@ -162,6 +162,9 @@ class PlanCoordinator(DataUpdateCoordinator[SitePlan]):
         solar = entry.runtime_data.solar
         if solar is not None:
             entry.async_on_unload(solar.async_add_listener(self.async_schedule))
+        prices = entry.runtime_data.prices
+        if prices is not None:
+            entry.async_on_unload(prices.async_add_listener(self.async_schedule))
         entry.async_on_unload(
             async_track_utc_time_change(
                 self.hass, self._quarter, minute=(0, 15, 30, 45), second=0

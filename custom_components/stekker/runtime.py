@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from .balancer import BalancerCoordinator
     from .coordinator import HeadroomCoordinator, MeterCoordinator
     from .planner import PlanCoordinator
+    from .price_actions import PriceActionCoordinator
     from .sessions import SessionRecorder
     from .solar_forecast import SolarForecastCoordinator
 
@@ -31,6 +32,7 @@ class StekkerRuntimeData:
     planner: PlanCoordinator
     sessions: SessionRecorder
     solar: SolarForecastCoordinator | None = None
+    prices: PriceActionCoordinator | None = None
 
 
 type StekkerConfigEntry = ConfigEntry[StekkerRuntimeData]

@@ -18,7 +18,7 @@ from homeassistant.util import dt as dt_util
 
 from .balancer import BalancerCoordinator
 from .charger_entity import ChargerEntity, async_add_charger_entities
-from .const import CONF_PRICE_ENTITY
+from .const import CONF_PRICE_ENTITY, CONF_PRICE_ENTRY
 from .engine.sessions import SessionBook
 from .entity import CycleSensor
 from .runtime import StekkerConfigEntry
@@ -30,7 +30,7 @@ class SessionSensorDescription(SensorEntityDescription):
 
     value_fn: Callable[[SessionBook, str, datetime], float | None]
     monthly: bool = False  # resets at the start of each month
-    priced: bool = False  # created only when the site has a price sensor
+    priced: bool = False  # created only when the site has a price source
 
 
 def _last_energy(book: SessionBook, charger_id: str, _at: datetime) -> float | None:
@@ -82,7 +82,9 @@ SESSION_SENSORS: tuple[SessionSensorDescription, ...] = (
 def async_add_session_sensors(
     entry: StekkerConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
 ) -> None:
-    priced = bool(entry.options.get(CONF_PRICE_ENTITY))
+    priced = bool(
+        entry.options.get(CONF_PRICE_ENTITY) or entry.options.get(CONF_PRICE_ENTRY)
+    )
     async_add_charger_entities(
         entry,
         async_add_entities,

@@ -147,7 +147,10 @@ class SessionRecorder:
         return None if state is None else state.state
 
     def _price(self) -> float | None:
-        """The price per kWh now from the price sensor, if one is set and known."""
+        """The price per kWh now from the price action or the price sensor, if
+        one is set and known."""
+        if (action := self.entry.runtime_data.prices) is not None:
+            return action.price_now()
         if (state := self._known(self._price_entity)) is None:
             return None
         unit = str(state.attributes.get(ATTR_UNIT_OF_MEASUREMENT) or "")
