@@ -119,6 +119,19 @@ class ChargingState:
         self.once_from_kwh = self.session_kwh
         self.once_departure = departure
 
+    def card_need(self, kwh: float, departure: time | None, now: datetime) -> bool:
+        """A card's need for this session: planned as a one-off need for the
+        whole session (by the card's departure, else the usual one), which
+        puts a charger not in mode off in mode planned. A one-off need already
+        in effect (an action's) stands; False then."""
+        if self.one_off(now):
+            return False
+        self.once_kwh, self.once_from_kwh = kwh, 0.0
+        self.once_departure = _next_at(departure or self.departure, now)
+        if self.mode is not ChargeMode.OFF:
+            self.mode = ChargeMode.PLANNED
+        return True
+
     def clear_need(self) -> None:
         self.once_kwh = None
         self.once_departure = None
