@@ -10,11 +10,14 @@ from typing import Any
 
 import pytest
 from homeassistant.const import STATE_UNAVAILABLE
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, State
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    mock_restore_cache_with_extra_data,
+)
 
 from custom_components.stekker.const import DOMAIN
 from custom_components.stekker.plan_inputs import async_site_series
@@ -451,6 +454,38 @@ async def test_a_restart_without_the_signal_starts_from_its_last_value(
     headroom.wall_clock = lambda: restarted + timedelta(minutes=15, seconds=1)
     headroom.async_recompute()
     assert headroom.data.grid_limit_kw == 48.0
+
+
+async def test_a_restart_with_the_signal_back_uses_its_value(
+    hass: HomeAssistant, meter_server: ModbusSimServer
+) -> None:
+    hass.states.async_set(SIGNAL, "30", {"unit_of_measurement": "kW"})
+    entry = await running_site(hass, meter_server, limit_entity=SIGNAL)
+    hass.states.async_set(SIGNAL, "42", {"unit_of_measurement": "kW"})
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.runtime_data.headroom.data.grid_limit_kw == 42.0
+
+
+@pytest.mark.parametrize(
+    "saved",
+    [
+        {"limit_entity": "sensor.old_signal", "limit_entity_kw": 20.0},
+        {"limit_entity": SIGNAL, "limit_entity_kw": "n/a"},
+    ],
+    ids=["another_entity", "no_number"],
+)
+async def test_a_saved_value_of_another_entity_or_no_number_is_not_used(
+    hass: HomeAssistant, meter_server: ModbusSimServer, saved: dict[str, Any]
+) -> None:
+    mock_restore_cache_with_extra_data(
+        hass, [(State("sensor.office_grid_limit", "20"), saved)]
+    )
+    hass.states.async_set(SIGNAL, STATE_UNAVAILABLE)
+    entry = await running_site(
+        hass, meter_server, limit_entity=SIGNAL, limit_schedule="00:00-24:00 48"
+    )
+    assert entry.runtime_data.headroom.data.grid_limit_kw == 48.0
 
 
 async def test_a_start_without_the_signal_or_its_last_value_uses_the_fallback(
