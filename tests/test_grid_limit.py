@@ -399,13 +399,24 @@ async def test_a_lost_limit_signal_holds_its_last_value_a_quarter_hour(
     wall[0] = start + timedelta(minutes=1)
     hass.states.async_set(SIGNAL, STATE_UNAVAILABLE)
     await hass.async_block_till_done()
-    assert value(hass, "sensor.office_grid_limit") == 30.0
+    shown = hass.states.get("sensor.office_grid_limit")
+    assert shown is not None
+    assert float(shown.state) == 30.0
+    assert (
+        shown.attributes["limit_entity_held_until"]
+        == (start + timedelta(minutes=15)).isoformat()
+    )
     margin = SITE_OPTIONS["margin_kw"]
     series = await async_site_series(hass, entry, start + timedelta(minutes=1), 3)
     # Slot 0 (12:01-12:15) within the hold; from 12:15 the time block.
     assert series.grid_limit_kw == (30 - margin, 48 - margin, 48 - margin)
     assert limit_at(start + timedelta(minutes=14, seconds=59)) == 30.0
     assert limit_at(start + timedelta(minutes=15)) == 48.0
+    hass.states.async_set(SIGNAL, "30", {"unit_of_measurement": "kW"})
+    await hass.async_block_till_done()
+    shown = hass.states.get("sensor.office_grid_limit")
+    assert shown is not None
+    assert shown.attributes["limit_entity_held_until"] is None  # a value again
 
     # A unit changed to one that is no power, or taken away: no value either.
     later = start + timedelta(hours=1)

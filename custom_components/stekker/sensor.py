@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Final, override
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -44,6 +45,8 @@ from .session_sensor import async_add_session_sensors
 from .solar_sensor import async_add_solar_sensors
 
 PARALLEL_UPDATES = 0
+
+ATTR_HELD_UNTIL: Final = "limit_entity_held_until"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -239,6 +242,20 @@ class GridLimitSensor(HeadroomSensor, RestoreEntity):
             kw, int | float
         ):
             entity.restore(float(kw), self.coordinator.wall_clock())
+
+    @override
+    def _matters(self, last: tuple[bool, Any, Any], new: tuple[bool, Any, Any]) -> bool:
+        # A value held or no longer held is news even when the limit stays.
+        return last[2] != new[2] or super()._matters(last, new)
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """Until when a limit entity without a value has its last value held."""
+        entity = self.coordinator.limit_entity
+        if entity is None:
+            return None
+        until = entity.held_until
+        return {ATTR_HELD_UNTIL: None if until is None else until.isoformat()}
 
     @property
     def extra_restore_state_data(self) -> RestoredExtraData | None:
