@@ -10,9 +10,13 @@ from typing import Any
 
 import pytest
 from homeassistant.const import STATE_UNAVAILABLE
-from homeassistant.core import HomeAssistant, State
+from homeassistant.core import Event, HomeAssistant, State
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.event import (
+    EventStateChangedData,
+    async_track_state_change_event,
+)
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -435,6 +439,31 @@ async def test_a_lost_limit_signal_holds_its_last_value_a_quarter_hour(
     hass.states.async_set(SIGNAL, "40000", {"unit_of_measurement": "W"})
     await hass.async_block_till_done()
     assert headroom.data.grid_limit_kw == 40.0
+
+
+async def test_the_hold_counts_from_when_the_signal_lost_its_value(
+    hass: HomeAssistant, meter_server: ModbusSimServer
+) -> None:
+    """Not from when the balancer last read it (say the meters were down):
+    the value was the limit until the change that took it away."""
+    hass.states.async_set(SIGNAL, "30", {"unit_of_measurement": "kW"})
+    entry = await running_site(
+        hass, meter_server, limit_entity=SIGNAL, limit_schedule="00:00-24:00 48"
+    )
+    headroom = entry.runtime_data.headroom
+    read_at = dt_util.utcnow()
+    headroom.wall_clock = lambda: read_at  # no read after this one
+    headroom.async_recompute()
+    changes: list[Event[EventStateChangedData]] = []
+    async_track_state_change_event(hass, SIGNAL, changes.append)
+    hass.states.async_set(SIGNAL, STATE_UNAVAILABLE)
+    await hass.async_block_till_done()
+    (lost,) = changes
+    assert lost.time_fired > read_at
+    limit_entity = headroom.limit_entity
+    assert limit_entity is not None
+    assert limit_entity.held_until == lost.time_fired + timedelta(minutes=15)
+    assert headroom.data.grid_limit_kw == 30.0
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT, UnitOfPower
-from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, State, callback
 from homeassistant.helpers.event import (
     EventStateChangedData,
     async_track_state_change_event,
@@ -80,11 +80,10 @@ def site_limits(data: Mapping[str, Any], options: Mapping[str, Any]) -> SiteLimi
     )
 
 
-def entity_limit_kw(hass: HomeAssistant, entity_id: str) -> float | None:
-    """The limit entity's value in kW (W and other power units converted, below
-    0 and NaN as 0: the safe side); None when its state is no number or has no
-    power unit (a unit changed to something else is no limit)."""
-    state = hass.states.get(entity_id)
+def state_limit_kw(state: State | None) -> float | None:
+    """A limit entity's state in kW (W and other power units converted, below
+    0 and NaN as 0: the safe side); None when it is no number or has no power
+    unit (a unit changed to something else is no limit)."""
     if state is None:
         return None
     try:
@@ -108,10 +107,20 @@ class LimitEntity:
         self.live = False  # whether the last read had a value
 
     def kw(self, now: datetime) -> float | None:
-        read = entity_limit_kw(self.hass, self.entity_id)
+        read = state_limit_kw(self.hass.states.get(self.entity_id))
         self.live = read is not None
         kw, self.last = held_limit(read, self.last, now)
         return kw
+
+    def changed(self, event: Event[EventStateChangedData]) -> bool:
+        """A change of the entity; True when it has a value now. One that
+        loses its value had its last one until the change: the hold counts
+        from then, read since or not."""
+        old = state_limit_kw(event.data["old_state"])
+        new = state_limit_kw(event.data["new_state"])
+        if old is not None and new is None:
+            _, self.last = held_limit(old, self.last, event.time_fired)
+        return new is not None
 
     @property
     def held_until(self) -> datetime | None:
@@ -137,21 +146,21 @@ def limit_now_kw(
 
 @callback
 def async_track_limit_entity(
-    hass: HomeAssistant, limits: SiteLimits, action: Callable[[], None]
+    hass: HomeAssistant, entity: LimitEntity | None, action: Callable[[], None]
 ) -> CALLBACK_TYPE | None:
     """Call ``action`` whenever the limit entity changes: a lower limit acts at once.
 
     The entity losing its value is logged once, and its return once.
     """
-    entity_id = limits.limit_entity
-    if entity_id is None:
+    if entity is None:
         return None
-    usable = entity_limit_kw(hass, entity_id) is not None
+    entity_id = entity.entity_id
+    usable = state_limit_kw(hass.states.get(entity_id)) is not None
 
     @callback
-    def _changed(_event: Event[EventStateChangedData]) -> None:
+    def _changed(event: Event[EventStateChangedData]) -> None:
         nonlocal usable
-        now_usable = entity_limit_kw(hass, entity_id) is not None
+        now_usable = entity.changed(event)
         if now_usable != usable:
             usable = now_usable
             if usable:
