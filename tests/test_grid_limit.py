@@ -416,6 +416,9 @@ async def test_a_lost_limit_signal_holds_its_last_value_a_quarter_hour(
     assert series.grid_limit_kw == (30 - margin, 48 - margin, 48 - margin)
     assert limit_at(start + timedelta(minutes=14, seconds=59)) == 30.0
     assert limit_at(start + timedelta(minutes=15)) == 48.0
+    shown = hass.states.get("sensor.office_grid_limit")
+    assert shown is not None
+    assert shown.attributes["limit_entity_held_until"] is None  # over
     hass.states.async_set(SIGNAL, "30", {"unit_of_measurement": "kW"})
     await hass.async_block_till_done()
     shown = hass.states.get("sensor.office_grid_limit")

@@ -104,12 +104,12 @@ class LimitEntity:
         self.hass = hass
         self.entity_id = entity_id
         self.last: HeldLimit | None = None
-        self.live = False  # whether the last read had a value
+        self.held = False  # whether the last read gave the held value
 
     def kw(self, now: datetime) -> float | None:
         read = state_limit_kw(self.hass.states.get(self.entity_id))
-        self.live = read is not None
         kw, self.last = held_limit(read, self.last, now)
+        self.held = read is None and kw is not None
         return kw
 
     def changed(self, event: Event[EventStateChangedData]) -> bool:
@@ -124,8 +124,8 @@ class LimitEntity:
 
     @property
     def held_until(self) -> datetime | None:
-        """When the value held since the last read ends; None when it was live."""
-        return None if self.live or self.last is None else self.last.until
+        """When the value the last read held ends; None when it held none."""
+        return self.last.until if self.held and self.last is not None else None
 
     def restore(self, kw: float, now: datetime) -> None:
         """The value before a restart, held from ``now`` unless a value was
