@@ -95,9 +95,8 @@ class ChargingState:
     def remaining_kwh(self, now: datetime) -> float:
         """What the car still needs: the need less what it got this session (a
         one-off need whose departure has passed no longer counts)."""
-        once = self.one_off(now) and self.once_kwh is not None
-        need = self.once_kwh if once and self.once_kwh is not None else self.need_kwh
-        return max(0.0, need - self.session_kwh)
+        once = self.once_kwh if self.one_off(now) else None
+        return max(0.0, (self.need_kwh if once is None else once) - self.session_kwh)
 
     def charging_now(self, now: datetime) -> bool:
         """Whether a charge-now is running; one that has run its course ends."""
