@@ -13,7 +13,9 @@ cars come in the morning and leave in the afternoon, each with its own need.
 Each quarter hour the strategy sets every car's power for the slot; the real
 building and solar of that slot then decide the import. The plan strategy
 replans each quarter hour (the HA layer also replans on events and every 5
-minutes) and runs each car at its planned power for the slot, or at more when
+minutes), as the product with slot 0 measured and the forecast's upside of
+the surplus counted on (engine/surplus.py), and runs each car at its planned
+power for the slot, or at more when
 the planned mode's rule (engine/modes.py) gives it a share of the live solar
 surplus, capped by the real limits. The cap, like every baseline's, gives every car the same current
 (water-filling) within the grid limit and the phase fuses.
@@ -44,6 +46,7 @@ from custom_components.stekker.engine.modes import (
 )
 from custom_components.stekker.engine.plan import PlanCar, PlanInput, make_plan
 from custom_components.stekker.engine.solar import SolarArray, array_power_w
+from custom_components.stekker.engine.surplus import upside_surplus_kw
 
 SLOT_H = 0.25
 SLOTS_PER_DAY = 96
@@ -348,8 +351,17 @@ def planner(
     *,
     live_surplus: bool = True,
     budget: bool = False,
+    upside: bool = True,
+    forecast_error: bool = True,
 ) -> Strategy:
     """The site plan, replanned each slot; a car runs at its slot-0 power.
+
+    As in the product, slot 0's building load and solar are measured (the
+    site has a solar meter): the slot's real values; the later slots are the
+    expected load and the solar forecast. With `upside` (the product's
+    behaviour) the plan's solar stage counts on the forecast's upside of the
+    surplus (engine/surplus.py). Without `forecast_error` every slot is as it
+    will really be (within the week).
 
     With `budget` the live cap also holds the import at the month peak so
     far, unless the plan chose a higher import for this slot.
@@ -385,12 +397,16 @@ def planner(
             return {}, math.inf
         n = min(HORIZON, max(c.departure_slot for c in cars))
         day, offset = divmod(slot, SLOTS_PER_DAY)
-        expected = world.building_expected[day][offset : offset + n]
+        building = list(world.building_expected[day][offset : offset + n])
+        solar = world.solar_forecast[slot : slot + n]
+        known = 1 if forecast_error else max(0, min(n, WEEK - slot))
+        building[:known] = world.building[slot : slot + known]
+        solar[:known] = world.solar[slot : slot + known]
         inp = PlanInput(
             slot_h=(SLOT_H,) * n,
             grid_limit_kw=(GTV_KW - PLAN_MARGIN_KW,) * n,
-            building_kw=tuple(expected),
-            solar_kw=tuple(world.solar_forecast[slot : slot + n]),
+            building_kw=tuple(building),
+            solar_kw=tuple(solar),
             fuse_a=FUSE_A,
             voltage_v=VOLTAGE,
             site_phases=3,
@@ -398,6 +414,7 @@ def planner(
             price=tuple(world.price[slot : slot + n]),
             capacity_price_per_kw=capacity_price,
             month_peak_kw=peak,
+            surplus_kw=upside_surplus_kw(building, solar) if upside else None,
         )
         started = time.perf_counter()
         plan = make_plan(inp)
@@ -431,7 +448,7 @@ def planner(
             return asked, math.inf
         # The live budget: what the month peak allows, or the plan's import
         # in this slot when it chose to raise the peak.
-        planned_import = expected[0] - world.solar_forecast[slot] + planned_kw
+        planned_import = building[0] - solar[0] + planned_kw
         return asked, max(peak, planned_import)
 
     return strategy

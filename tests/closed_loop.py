@@ -23,7 +23,12 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
 )
 
-from custom_components.stekker.const import DOMAIN, SUBENTRY_CHARGER, SUBENTRY_METER
+from custom_components.stekker.const import (
+    DOMAIN,
+    SUBENTRY_CHARGER,
+    SUBENTRY_METER,
+    SUBENTRY_SOLAR_ARRAY,
+)
 from custom_components.stekker.engine.site import PHASES
 from simsite.site import SimulatedSite
 
@@ -262,6 +267,7 @@ async def start_loop(
     grid: str = "modbus",
     power_every: Mapping[str, int] | None = None,
     meter: Mapping[str, Any] | None = None,
+    arrays: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Loop:
     """Set the site up in HA with the given chargers (by name) and start the loop.
 
@@ -269,7 +275,8 @@ async def start_loop(
     sensors with only the total power (``total``) or also phase currents
     (``currents``), or the given ``meter`` (its entities published by the
     test, ``Loop.publish``). ``power_every`` makes a charger's power sensor
-    report only every so many cycles.
+    report only every so many cycles. ``arrays`` are solar arrays (by name)
+    for the forecast, which the simulated meter does not see.
     """
     entity_chargers = {
         name: data["number_entity"].removeprefix("number.").removesuffix("_max_current")
@@ -317,6 +324,15 @@ async def start_loop(
                     "unique_id": None,
                 }
                 for name, data in chargers.items()
+            ),
+            *(
+                {
+                    "subentry_type": SUBENTRY_SOLAR_ARRAY,
+                    "data": data,
+                    "title": name,
+                    "unique_id": None,
+                }
+                for name, data in (arrays or {}).items()
             ),
         ],
     )

@@ -70,10 +70,11 @@ def energy_kwh(site: SimulatedSite, name: str, start: float, end: float) -> floa
 async def test_a_planned_car_follows_its_plan(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
-    """A GTV that leaves the car 8.2 kW: the plan gives it that per slot until its
-    5 kWh are in. The live headroom converts kW to current at the highest grid
-    voltage (253 V), so the car gets a little less than planned; each quarter's
-    replan asks for what is left, and the need is in by the fourth quarter."""
+    """A GTV that leaves the car 8.2 kW: the live headroom converts that to
+    current at the highest grid voltage (253 V), so the car can draw 7.45 kW at
+    230 V, and the plan gives it that per slot until its 5 kWh are in (the
+    charger's 1 A grid keeps it a little below); each quarter's replan asks for
+    what is left, and the need is in by the fourth quarter."""
     freezer.move_to(START)
     # Building 2 kW per phase (6 kW); GTV 14.7 - margin 0.5: 8.2 kW for the car.
     site = SimulatedSite(FlatLoad(2000.0), {"Car": Car("car")}, start_s=10 * 3600.0)
@@ -104,16 +105,17 @@ async def test_a_planned_car_follows_its_plan(
         slot0 = car.plan.power_kw[0]
         start, end = plan.bounds[0]
         hours = (end - start).total_seconds() / 3600
-        assert slot0 == pytest.approx(8.2, abs=0.05)
+        assert slot0 == pytest.approx(8.2 * V / 253.0, abs=0.05)
         assert car.plan.energy_kwh == pytest.approx(5.0)
         t0 = loop.time_s
         await loop.cycle(int(hours * 3600 / loop.dt_s))
         got = energy_kwh(site, "Car", t0, loop.time_s)
-        # Never more than the slot's plan; the live limit (the GTV's kW as current
-        # at 253 V, on the number's 1 A grid) keeps it somewhat below.
-        assert 0.7 * slot0 * hours <= got <= slot0 * hours + 0.01
+        # Never more than the slot's plan; the number's 1 A grid (10 of the
+        # 10.8 A planned) and the ramp up from 0 keep it below.
+        assert 0.8 * slot0 * hours <= got <= slot0 * hours + 0.01
         charger = loop.entry.runtime_data.balancer.chargers[charger_id]
-        assert charger.limited_by == "gtv"
+        # The plan asks the current the GTV gives: either one holds the car.
+        assert charger.limited_by in ("gtv", "plan")
         running = [s.setpoints_a["Car"] for s in site.history if s.time_s > t0]
         assert max(running) <= slot0 * 1000 / (3 * V)
         assert site.longest_run_above(phase_a=FUSE_A, power_w=14_700.0) == 0

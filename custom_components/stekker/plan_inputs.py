@@ -14,7 +14,11 @@ slot is a whole quarter. Per slot:
   over the last four weeks, median; with short history the same hour over all
   days, else the current load held flat; slot 0 is the load measured now, or last measured while the
   meters are down, 0 before any reading);
-- the solar forecast of the site's arrays (0 without arrays);
+- the solar forecast of the site's arrays (0 without arrays); slot 0 is the
+  solar measured now where a solar meter measures it (the forecast misses a
+  passing cloud by a large part of the roof's output, the meter does not);
+  without one, the load measured now is net of the panels, so slot 0's load
+  gets their forecast output back and the slot nets to what the meter reads;
 - the price, when a price sensor with prices ahead is set (see engine.prices).
 """
 
@@ -121,17 +125,23 @@ async def async_site_series(
     building = (current_kw, *expected[1:])[: len(expected)]
 
     forecast = runtime.solar.data if runtime.solar is not None else None
-    solar = tuple(
+    solar = [
         forecast.site.energy_kwh(start, end) / hours if forecast and hours else 0.0
         for (start, end), hours in zip(bounds, slot_h, strict=True)
-    )
+    ]
+    if headroom.data is not None and headroom.data.solar_kw is not None:
+        solar[0] = headroom.data.solar_kw  # measured, as the load now
+    elif headroom.data is not None:
+        # Without a solar meter the load measured now is net of the panels:
+        # their forecast output is put back, so the slot nets to the measurement.
+        building = (building[0] + solar[0], *building[1:])
     quarter = headroom.quarter
     return SiteSeries(
         start=now,
         slot_h=slot_h,
         grid_limit_kw=_grid_limits(headroom, local),
         building_kw=building,
-        solar_kw=solar,
+        solar_kw=tuple(solar),
         price=_prices(hass, entry, bounds),
         capacity_price_per_kw=headroom.limits.capacity_price_per_kw,
         month_peak_kw=0.0 if quarter is None else quarter.month_peak_kw(now),

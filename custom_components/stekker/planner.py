@@ -4,6 +4,7 @@ The plan is made again when a car comes or leaves, a mode or need changes, a new
 solar forecast arrives, at every clock quarter-hour and at least every five
 minutes. Cars in mode planned are planned; what cars in mode fast are expected
 to draw counts as building load; the solar modes take the live surplus left.
+The plan leaves room for the forecast's upside of the surplus (engine.surplus).
 """
 
 import math
@@ -26,8 +27,10 @@ from .const import (
     DOMAIN,
     LOGGER,
 )
+from .engine.headroom import charging_limit_kw
 from .engine.modes import ChargeMode, SlotPlan
 from .engine.plan import CarPlan, PlanCar, PlanInput, make_plan
+from .engine.surplus import upside_surplus_kw
 from .plan_inputs import SLOT, async_site_series, slot_bounds
 from .runtime import StekkerConfigEntry
 
@@ -207,6 +210,9 @@ class PlanCoordinator(DataUpdateCoordinator[SitePlan]):
         bounds = tuple(slot_bounds(now, slots))
         series = await async_site_series(self.hass, self.config_entry, now, slots)
         site = self.config_entry.runtime_data.site
+        measured = self.config_entry.runtime_data.headroom.data
+        cap_v = site.v_max if measured is None else measured.voltage_v
+        base = [b - s for b, s in zip(series.building_kw, series.solar_kw, strict=True)]
         cars = tuple(
             PlanCar(
                 id=cid,
@@ -218,10 +224,14 @@ class PlanCoordinator(DataUpdateCoordinator[SitePlan]):
             )
             for cid, c in planned.items()
         )
+        building = self._with_fast_cars(series.building_kw, bounds, now)
         inp = PlanInput(
             slot_h=series.slot_h,
-            grid_limit_kw=series.grid_limit_kw,
-            building_kw=self._with_fast_cars(series.building_kw, bounds, now),
+            # As the live cap converts the room to current (fast cars cancel out).
+            grid_limit_kw=charging_limit_kw(
+                series.grid_limit_kw, base, site.voltage_v, cap_v
+            ),
+            building_kw=building,
             solar_kw=series.solar_kw,
             fuse_a=site.fuse_a - site.margin_a,
             voltage_v=site.voltage_v,
@@ -230,6 +240,8 @@ class PlanCoordinator(DataUpdateCoordinator[SitePlan]):
             price=series.price,
             capacity_price_per_kw=series.capacity_price_per_kw,
             month_peak_kw=series.month_peak_kw,
+            # Room for the sun the forecast may have missed (slot 0 is measured).
+            surplus_kw=upside_surplus_kw(building, series.solar_kw),
         )
         plan = await self.hass.async_add_executor_job(make_plan, inp)
         result = SitePlan(

@@ -6,7 +6,11 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from custom_components.stekker.engine.headroom import NoGridBasisError, compute_headroom
+from custom_components.stekker.engine.headroom import (
+    NoGridBasisError,
+    charging_limit_kw,
+    compute_headroom,
+)
 from custom_components.stekker.engine.readings import (
     MeterReading,
     ReadingError,
@@ -326,3 +330,16 @@ def test_room_never_exceeds_the_true_room(
         true_room = site.fuse_a - site.margin_a - building[i]
         # The chargers' uncredited draw counts as building, so it is taken off too.
         assert room.available_a[phase] <= max(0.0, true_room) + 1e-6
+
+
+def test_the_plans_limit_is_the_room_the_live_cap_gives_at_nominal_voltage() -> None:
+    """No voltage measured: the cap converts the room at 253 V, so 10 kW of
+    room is 13.18 A a phase, 9.09 kW at 230 V; no room stays no room, and a
+    measured voltage below nominal does not raise the limit."""
+    got = charging_limit_kw((50.0, 50.0, 20.0), (40.0, 60.0, 0.0), 230.0, 253.0)
+    assert got[0] == pytest.approx(40.0 + 10.0 * 230.0 / 253.0)
+    assert got[1] == 50.0
+    assert got[2] == pytest.approx(20.0 * 230.0 / 253.0)
+    assert charging_limit_kw((50.0,), (-20.0,), 230.0, 225.0) == (50.0,)
+    amps = (got[0] - 40.0) * 1000.0 / (3 * 230.0)
+    assert amps == pytest.approx(10.0 * 1000.0 / (3 * 253.0))

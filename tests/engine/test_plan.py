@@ -130,6 +130,27 @@ def test_solar_surplus_draws_the_charging() -> None:
     assert power[4:6] == pytest.approx((4.0, 4.0), abs=1e-4)
 
 
+def test_a_surplus_series_is_what_the_solar_stage_counts_on() -> None:
+    """The forecast has no surplus (building 4 kW, solar 2 kW), the caller
+    counts on 3 kW in slots 2-3 (the forecast's upside): the car leaves that
+    room free, and the grid rows still hold the forecast's import."""
+    surplus = (0.0, 0.0, 3.0, 3.0)
+    car = PlanCar("a", 3, need_kwh=2.0, departure_slot=4)
+    site = _site(
+        4,
+        grid_limit_kw=(10.0,) * 4,
+        building_kw=(4.0,) * 4,
+        solar_kw=(2.0,) * 4,
+        cars=(car,),
+    )
+    without = make_plan(site).cars["a"].power_kw
+    assert without[0] == pytest.approx(8.0, abs=1e-4)  # as early as it can
+    power = make_plan(replace(site, surplus_kw=surplus)).cars["a"].power_kw
+    assert power[2:] == pytest.approx((3.0, 3.0), abs=1e-4)
+    assert sum(power[:2]) == pytest.approx(2.0, abs=1e-4)
+    assert all(p <= 8.0 + TOL for p in power)  # 10 - (4 - 2): the forecast's room
+
+
 def test_cheap_slots_take_the_charging() -> None:
     price = (0.40, 0.35, 0.30, 0.10, 0.12, 0.45, 0.45, 0.45)
     car = PlanCar("a", 3, need_kwh=4.0, departure_slot=8)
@@ -218,6 +239,8 @@ def test_cars_without_a_need_or_time_get_nothing() -> None:
     [
         {"building_kw": (0.0,)},
         {"price": (0.1,)},
+        {"surplus_kw": (0.1,)},
+        {"surplus_kw": (0.1, float("inf"))},
         {"site_phases": 2},
         {"cars": (PlanCar("a", 2),)},
         {"cars": (PlanCar("a", 1, "l4"),)},

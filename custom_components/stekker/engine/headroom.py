@@ -6,7 +6,7 @@ do not account for, power converts to current at the lowest grid voltage, and
 charger current converts to power at the highest, unless the meter measures them.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .readings import MeterReading
@@ -166,4 +166,23 @@ def compute_headroom(
         phase_currents_measured=measured,
         voltage_v=volts,
         grid_limit_kw=limit,
+    )
+
+
+def charging_limit_kw(
+    limit_kw: Sequence[float], base_kw: Sequence[float], nominal_v: float, cap_v: float
+) -> tuple[float, ...]:
+    """The grid limit per slot as the live cap lets chargers use it, for a plan
+    that counts their power at ``nominal_v``.
+
+    The cap converts the chargers' room (limit - ``base_kw``, the site's import
+    without them) to current at ``cap_v``: the highest measured phase voltage,
+    or the highest the grid may have. At the nominal voltage that current is
+    nominal/cap_v of the room; a plan counting the whole room would fall
+    short in every slot the grid limit binds. Never raised above the limit.
+    """
+    ratio = min(1.0, nominal_v / cap_v)
+    return tuple(
+        limit - (1.0 - ratio) * max(0.0, limit - base)
+        for limit, base in zip(limit_kw, base_kw, strict=True)
     )

@@ -12,7 +12,8 @@ optimum is kept, within a tiny tolerance, as a constraint of the next:
    largest as small as possible, then the next, ...), so short cars miss the
    same share of what they asked for where they compete (an absolute share
    would leave a small need empty before a large one notices);
-2. the most energy drawn from the solar surplus (solar - building, per slot);
+2. the most energy drawn from the solar surplus (solar - building, per slot,
+   or the surplus the caller counts on: see engine/surplus.py);
 3. the lowest cost: price x energy the cars draw (what they take from the
    surplus is valued at the same price, as export forgone) plus the capacity
    price x the rise of the month peak (the highest slot-average import);
@@ -73,6 +74,7 @@ class PlanInput:
     price: tuple[float, ...] | None = None  # per kWh imported, per slot
     capacity_price_per_kw: float = 0.0  # per kW of month peak
     month_peak_kw: float = 0.0  # highest quarter-hour average import this month
+    surplus_kw: tuple[float, ...] | None = None  # for stage 2; None: solar - building
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,14 +107,13 @@ def _car_phases(car: PlanCar, inp: PlanInput) -> int:
 def _validate(inp: PlanInput) -> int:
     n = len(inp.slot_h)
     series = [inp.grid_limit_kw, inp.building_kw, inp.solar_kw]
-    if inp.price is not None:
-        series.append(inp.price)
+    series += [s for s in (inp.price, inp.surplus_kw) if s is not None]
     if any(len(s) != n for s in series):
         raise ValueError("every series needs one value per slot")
     if inp.site_phases not in (1, 3):
         raise ValueError("a site has 1 or 3 phases")
     numbers = [*inp.slot_h, *inp.grid_limit_kw, *inp.building_kw, *inp.solar_kw]
-    numbers += [*(inp.price or ()), inp.fuse_a, inp.voltage_v]
+    numbers += [*(inp.price or ()), *(inp.surplus_kw or ()), inp.fuse_a, inp.voltage_v]
     numbers += [inp.capacity_price_per_kw, inp.month_peak_kw]
     numbers += [v for car in inp.cars for v in (car.max_a, car.need_kwh)]
     if not all(math.isfinite(v) for v in numbers):
@@ -146,7 +147,9 @@ class _Model:
         base = building - solar  # site import without the planned cars
         self.hours = hours
         self.base = base
-        self.surplus = np.maximum(0.0, -base)
+        self.surplus = np.maximum(
+            0.0, -base if inp.surplus_kw is None else inp.surplus_kw
+        )
         self.price = None if inp.price is None else np.asarray(inp.price, np.float64)
         self.capacity_price = inp.capacity_price_per_kw
         self.capacity = inp.capacity_price_per_kw > 0.0
