@@ -192,6 +192,82 @@ async def test_a_need_that_cannot_be_met_is_said(
 
 
 @pytest.mark.usefixtures("plugged")
+async def test_the_need_entities_show_the_need_in_effect(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """A one-off need shows on Energy need and Departure while it lasts (the
+    usual ones as attributes); set there, it changes; when the car leaves the
+    usual ones show again."""
+    freezer.move_to(START)
+    site, chargers = one_car()
+    async with closed_loop(hass, site, chargers, grid="total") as loop:
+        loop.on_cycle.append(follow_clock(freezer, fire=True))
+        await loop.cycle(5)  # the car charges fast: the session has energy
+        charging = the_charger(loop).charging
+        assert charging.session_kwh > 0.0
+        await call(
+            hass,
+            "set_charging_need",
+            entity_id="number.car_energy_need",
+            energy_kwh=30.0,
+            departure="2026-06-02T09:15:00",  # local (UTC-7)
+        )
+        need = hass.states.get("number.car_energy_need")
+        assert float(need.state) == pytest.approx(30.0)  # as asked
+        assert need.attributes["usual_need_kwh"] == 20.0
+        assert need.attributes["one_off"] is True
+        departure = hass.states.get("time.car_departure")
+        assert departure.state == "09:15:00"
+        assert departure.attributes["usual_departure"] == "07:30:00"
+        assert departure.attributes["one_off_departure"] == "2026-06-02T16:15:00+00:00"
+
+        # Set on the entities: the need in effect changes, the usual stays.
+        await hass.services.async_call(
+            "number",
+            "set_value",
+            {"entity_id": "number.car_energy_need", "value": 25.0},
+            blocking=True,
+        )
+        await hass.services.async_call(
+            "time",
+            "set_value",
+            {"entity_id": "time.car_departure", "time": "06:00:00"},
+            blocking=True,
+        )
+        assert float(hass.states.get("number.car_energy_need").state) == 25.0
+        assert hass.states.get("time.car_departure").state == "06:00:00"
+        assert (charging.need_kwh, charging.departure.isoformat()) == (20.0, "07:30:00")
+        # 06:00 local on the one-off departure's day, 2 June (13:00 UTC).
+        assert charging.once_departure == datetime.fromisoformat(
+            "2026-06-02T13:00:00+00:00"
+        )
+        await loop.cycle(2)  # the planner's debounce
+        plan = loop.entry.runtime_data.planner.current
+        assert plan is not None
+        # 25 kWh asked; what came in since counts towards it.
+        car = plan.cars[the_charger(loop).spec.id]
+        assert car.need_kwh == pytest.approx(
+            25.0 - (charging.session_kwh - charging.once_from_kwh), abs=0.05
+        )
+
+        hass.states.async_set(PLUG, "off")
+        await loop.cycle()
+        need = hass.states.get("number.car_energy_need")
+        assert (float(need.state), need.attributes["one_off"]) == (20.0, False)
+        departure = hass.states.get("time.car_departure")
+        assert departure.state == "07:30:00"
+        assert departure.attributes["one_off_departure"] is None
+        # Set now, it is the usual need again.
+        await hass.services.async_call(
+            "number",
+            "set_value",
+            {"entity_id": "number.car_energy_need", "value": 15.0},
+            blocking=True,
+        )
+        assert charging.need_kwh == 15.0
+
+
+@pytest.mark.usefixtures("plugged")
 async def test_a_target_soc_becomes_an_energy_and_a_need_ends_when_the_car_leaves(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
@@ -401,7 +477,10 @@ async def test_restart_restores_modes_and_needs(
         assert charging.once_departure == dt_util.parse_datetime(departure)
         # 12 kWh asked, 2 in before the restart.
         assert charging.remaining_kwh(dt_util.utcnow()) == pytest.approx(10.0)
-        assert hass.states.get("time.car_departure").state == "06:45:00"
+        # The one-off departure shows (22:00 UTC is 15:00 in UTC-7).
+        departure_state = hass.states.get("time.car_departure")
+        assert departure_state.state == "15:00:00"
+        assert departure_state.attributes["usual_departure"] == "06:45:00"
         assert hass.states.get("select.car_charging_mode").state == "planned"
         plan = loop.entry.runtime_data.planner.current
         assert plan is not None
@@ -411,6 +490,61 @@ async def test_restart_restores_modes_and_needs(
         assert shown["charging"]["mode"] == "planned"
         assert shown["charging"]["departure"] == "06:45:00"
         assert shown["charging"]["once_kwh"] == 12.0
+
+
+async def test_restart_during_a_one_off_need_keeps_the_usual_need(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """The entities showed the one-off need; the usual one was an attribute."""
+    freezer.move_to(START)
+    mock_restore_cache_with_extra_data(
+        hass,
+        [
+            (
+                State("select.car_charging_mode", "planned"),
+                {
+                    "once_kwh": 14.0,
+                    "once_departure": "2026-06-01T22:00:00+00:00",
+                    "once_from_kwh": 2.0,
+                    "session_kwh": 3.0,
+                    "plugged": True,
+                },
+            ),
+            (
+                State(
+                    "time.car_departure", "15:00:00", {"usual_departure": "06:45:00"}
+                ),
+                {},
+            ),
+            (
+                State("number.car_energy_need", "12.0", {"usual_need_kwh": 35.0}),
+                {"native_value": 12.0},
+            ),
+        ],
+    )
+    hass.states.async_set(PLUG, "on")
+    site, chargers = one_car()
+    async with closed_loop(hass, site, chargers, grid="total") as loop:
+        charging = the_charger(loop).charging
+        assert (charging.need_kwh, charging.departure.isoformat()) == (35.0, "06:45:00")
+        assert float(hass.states.get("number.car_energy_need").state) == 12.0
+        assert charging.remaining_kwh(dt_util.utcnow()) == pytest.approx(11.0)
+
+
+async def test_a_one_off_departure_set_earlier_than_now_on_its_day_moves_a_day(
+    hass: HomeAssistant,  # the test time zone, UTC-7
+) -> None:
+    """The one-off departure is 23:00 today; 01:00 today has passed, so 01:00
+    means the night after."""
+    now = datetime.fromisoformat("2026-06-01T10:00:00+00:00")  # 03:00 local
+    charging = ChargingState()
+    charging.set_need(10.0, datetime.fromisoformat("2026-06-02T06:00:00+00:00"))
+    charging.set_departure_in_effect(
+        datetime.fromisoformat("2026-06-01T01:00").time(), now
+    )
+    assert charging.once_departure == datetime.fromisoformat(
+        "2026-06-02T08:00:00+00:00"
+    )
 
 
 async def test_restore_of_unknown_states_keeps_the_defaults(

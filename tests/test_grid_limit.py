@@ -10,11 +10,18 @@ from typing import Any
 
 import pytest
 from homeassistant.const import STATE_UNAVAILABLE
-from homeassistant.core import HomeAssistant
+from homeassistant.core import Event, HomeAssistant, State
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.event import (
+    EventStateChangedData,
+    async_track_state_change_event,
+)
 from homeassistant.util import dt as dt_util
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    mock_restore_cache_with_extra_data,
+)
 
 from custom_components.stekker.const import DOMAIN
 from custom_components.stekker.plan_inputs import async_site_series
@@ -101,6 +108,11 @@ async def open_step(hass: HomeAssistant, entry_id: str, step: str) -> str:
             {"unit": "A"},
         ),
         (
+            {"limit_entity": "sensor.bare_number"},
+            {"limit_entity": "limit_entity_no_unit"},
+            {},
+        ),
+        (
             {"limit_entity": "sensor.gone"},
             {"limit_entity": "entity_not_found"},
             {},
@@ -116,7 +128,15 @@ async def open_step(hass: HomeAssistant, entry_id: str, step: str) -> str:
             {"gtv": "50"},
         ),
     ],
-    ids=["bad_line", "above_gtv", "not_power", "missing", "own", "budget_above_gtv"],
+    ids=[
+        "bad_line",
+        "above_gtv",
+        "not_power",
+        "no_unit",
+        "missing",
+        "own",
+        "budget_above_gtv",
+    ],
 )
 async def test_grid_limit_option_errors_save_nothing(
     hass: HomeAssistant,
@@ -125,6 +145,7 @@ async def test_grid_limit_option_errors_save_nothing(
     placeholders: dict[str, str],
 ) -> None:
     hass.states.async_set("sensor.charger_current", "12", {"unit_of_measurement": "A"})
+    hass.states.async_set("sensor.bare_number", "20")
     entry = site_entry()
     entry.add_to_hass(hass)
     # The site's own Grid limit sensor, as a running site registers it.
@@ -240,11 +261,11 @@ async def test_a_limit_entity_lowers_the_live_headroom_at_once(
     assert value(hass, "sensor.office_grid_limit") == 38.0
     assert value(hass, available) == pytest.approx(38 - 1 - net_kw(), abs=0.01)
 
-    # Unavailable: the lowest of the GTV and the schedule, never the GTV alone;
-    # said once in the log.
+    # Unavailable: its last value holds (see the test of the hold below); said
+    # once in the log.
     hass.states.async_set(SIGNAL, STATE_UNAVAILABLE)
     await hass.async_block_till_done()
-    assert value(hass, "sensor.office_grid_limit") == 48.0
+    assert value(hass, "sensor.office_grid_limit") == 38.0
     assert caplog.text.count(f"Limit entity {SIGNAL} has no value") == 1
     # A signal above the GTV does not raise it.
     hass.states.async_set(SIGNAL, "80", {"unit_of_measurement": "kW"})
@@ -319,7 +340,8 @@ async def test_cars_follow_a_lower_limit_within_a_cycle_and_the_lag(
     hass: HomeAssistant,
 ) -> None:
     """Closed loop: two cars charging beside a 20 kW building; the operator's
-    signal drops from above the GTV to 26 kW, then goes unavailable."""
+    signal drops from above the GTV to 26 kW, then goes unavailable: the
+    26 kW hold a quarter-hour, then the GTV."""
     hass.states.async_set(SIGNAL, "60", {"unit_of_measurement": "kW"})
     cars = {"A": Car("a"), "B": Car("b")}
     site = SimulatedSite(BuildingLoad(peak_w=12_000.0), cars, start_s=12 * 3600.0)
@@ -327,6 +349,13 @@ async def test_cars_follow_a_lower_limit_within_a_cycle_and_the_lag(
     async with closed_loop(
         hass, site, chargers, options={"limit_entity": SIGNAL}
     ) as loop:
+        # The wall clock follows the simulated time, and can skip ahead.
+        skipped = timedelta()
+        start_wall = dt_util.utcnow()
+        headroom = loop.entry.runtime_data.headroom
+        headroom.wall_clock = lambda: (
+            start_wall + skipped + timedelta(seconds=loop.time_s - 12 * 3600.0)
+        )
         await loop.cycle(300)
         assert site.history[-1].power_w > 28_000  # both cars charge
         hass.states.async_set(SIGNAL, "26", {"unit_of_measurement": "kW"})
@@ -339,6 +368,177 @@ async def test_cars_follow_a_lower_limit_within_a_cycle_and_the_lag(
         assert max(after[-1].draws_a.values()) >= 6.0  # one car in what is left
         hass.states.async_set(SIGNAL, STATE_UNAVAILABLE)
         await hass.async_block_till_done()
+        start = len(site.history)
+        await loop.cycle(300)
+        assert all(s.power_w <= 26_000 for s in list(site.history)[start:])
+        skipped = timedelta(minutes=15)
         await loop.cycle(300)
         assert site.history[-1].power_w > 28_000  # both back under the GTV
         assert site.longest_run_above(power_w=50_000) == 0
+
+
+async def test_a_lost_limit_signal_holds_its_last_value_a_quarter_hour(
+    hass: HomeAssistant, meter_server: ModbusSimServer
+) -> None:
+    """An operator's signal that goes away (or reads no power) keeps its last
+    value for 15 minutes, in the live limit and the plan; then the lowest of
+    the GTV and the time blocks."""
+    hass.states.async_set(SIGNAL, "30", {"unit_of_measurement": "kW"})
+    entry = await running_site(
+        hass, meter_server, limit_entity=SIGNAL, limit_schedule="00:00-24:00 48"
+    )
+    headroom = entry.runtime_data.headroom
+    # Whole hours ahead of the clock the site started on (the plan read then).
+    start = dt_util.utcnow().replace(minute=0, second=0, microsecond=0)
+    start += timedelta(hours=2)
+    wall = [start]
+    headroom.wall_clock = lambda: wall[0]
+
+    def limit_at(when: datetime) -> float:
+        wall[0] = when
+        headroom.async_recompute()
+        return headroom.data.grid_limit_kw
+
+    assert limit_at(start) == 30.0
+    wall[0] = start + timedelta(minutes=1)
+    hass.states.async_set(SIGNAL, STATE_UNAVAILABLE)
+    await hass.async_block_till_done()
+    shown = hass.states.get("sensor.office_grid_limit")
+    assert shown is not None
+    assert float(shown.state) == 30.0
+    assert (
+        shown.attributes["limit_entity_held_until"]
+        == (start + timedelta(minutes=15)).isoformat()
+    )
+    margin = SITE_OPTIONS["margin_kw"]
+    series = await async_site_series(hass, entry, start + timedelta(minutes=1), 3)
+    # Slot 0 (12:01-12:15) within the hold; from 12:15 the time block.
+    assert series.grid_limit_kw == (30 - margin, 48 - margin, 48 - margin)
+    assert limit_at(start + timedelta(minutes=14, seconds=59)) == 30.0
+    assert limit_at(start + timedelta(minutes=15)) == 48.0
+    shown = hass.states.get("sensor.office_grid_limit")
+    assert shown is not None
+    assert shown.attributes["limit_entity_held_until"] is None  # over
+    hass.states.async_set(SIGNAL, "30", {"unit_of_measurement": "kW"})
+    await hass.async_block_till_done()
+    shown = hass.states.get("sensor.office_grid_limit")
+    assert shown is not None
+    assert shown.attributes["limit_entity_held_until"] is None  # a value again
+
+    # A unit changed to one that is no power, or taken away: no value either.
+    later = start + timedelta(hours=1)
+    wall[0] = later
+    hass.states.async_set(SIGNAL, "35", {"unit_of_measurement": "kW"})
+    await hass.async_block_till_done()
+    assert headroom.data.grid_limit_kw == 35.0
+    hass.states.async_set(SIGNAL, "36", {"unit_of_measurement": "A"})
+    await hass.async_block_till_done()
+    assert headroom.data.grid_limit_kw == 35.0
+    hass.states.async_set(SIGNAL, "36")
+    await hass.async_block_till_done()
+    assert limit_at(later + timedelta(minutes=14)) == 35.0
+    assert limit_at(later + timedelta(minutes=15)) == 48.0
+    # A value again: it counts at once, lower or higher.
+    hass.states.async_set(SIGNAL, "40000", {"unit_of_measurement": "W"})
+    await hass.async_block_till_done()
+    assert headroom.data.grid_limit_kw == 40.0
+
+
+async def test_the_hold_counts_from_when_the_signal_lost_its_value(
+    hass: HomeAssistant, meter_server: ModbusSimServer
+) -> None:
+    """Not from when the balancer last read it (say the meters were down):
+    the value was the limit until the change that took it away."""
+    hass.states.async_set(SIGNAL, "30", {"unit_of_measurement": "kW"})
+    entry = await running_site(
+        hass, meter_server, limit_entity=SIGNAL, limit_schedule="00:00-24:00 48"
+    )
+    headroom = entry.runtime_data.headroom
+    read_at = dt_util.utcnow()
+    headroom.wall_clock = lambda: read_at  # no read after this one
+    headroom.async_recompute()
+    changes: list[Event[EventStateChangedData]] = []
+    async_track_state_change_event(hass, SIGNAL, changes.append)
+    hass.states.async_set(SIGNAL, STATE_UNAVAILABLE)
+    await hass.async_block_till_done()
+    (lost,) = changes
+    assert lost.time_fired > read_at
+    limit_entity = headroom.limit_entity
+    assert limit_entity is not None
+    assert limit_entity.held_until == lost.time_fired + timedelta(minutes=15)
+    assert headroom.data.grid_limit_kw == 30.0
+
+
+@pytest.mark.parametrize(
+    ("before_kw", "after_kw"), [(30.0, 30.0), (60.0, 48.0)], ids=["lower", "higher"]
+)
+async def test_a_restart_without_the_signal_starts_from_its_last_value(
+    hass: HomeAssistant,
+    meter_server: ModbusSimServer,
+    before_kw: float,
+    after_kw: float,
+) -> None:
+    """The value from before the restart, no higher than the GTV and the time
+    blocks, holds a quarter-hour from the start while the entity has none."""
+    hass.states.async_set(SIGNAL, f"{before_kw:g}", {"unit_of_measurement": "kW"})
+    entry = await running_site(
+        hass, meter_server, limit_entity=SIGNAL, limit_schedule="00:00-24:00 48"
+    )
+    assert entry.runtime_data.headroom.data.grid_limit_kw == min(48.0, before_kw)
+    hass.states.async_set(SIGNAL, STATE_UNAVAILABLE)
+    await hass.async_block_till_done()
+
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    headroom = entry.runtime_data.headroom
+    assert headroom.data.grid_limit_kw == after_kw
+    assert value(hass, "sensor.office_grid_limit") == after_kw
+    restarted = dt_util.utcnow()
+    headroom.wall_clock = lambda: restarted + timedelta(minutes=15, seconds=1)
+    headroom.async_recompute()
+    assert headroom.data.grid_limit_kw == 48.0
+
+
+async def test_a_restart_with_the_signal_back_uses_its_value(
+    hass: HomeAssistant, meter_server: ModbusSimServer
+) -> None:
+    hass.states.async_set(SIGNAL, "30", {"unit_of_measurement": "kW"})
+    entry = await running_site(hass, meter_server, limit_entity=SIGNAL)
+    hass.states.async_set(SIGNAL, "42", {"unit_of_measurement": "kW"})
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.runtime_data.headroom.data.grid_limit_kw == 42.0
+
+
+@pytest.mark.parametrize(
+    "saved",
+    [
+        {"limit_entity": "sensor.old_signal", "limit_entity_kw": 20.0},
+        {"limit_entity": SIGNAL, "limit_entity_kw": "n/a"},
+    ],
+    ids=["another_entity", "no_number"],
+)
+async def test_a_saved_value_of_another_entity_or_no_number_is_not_used(
+    hass: HomeAssistant, meter_server: ModbusSimServer, saved: dict[str, Any]
+) -> None:
+    mock_restore_cache_with_extra_data(
+        hass, [(State("sensor.office_grid_limit", "20"), saved)]
+    )
+    hass.states.async_set(SIGNAL, STATE_UNAVAILABLE)
+    entry = await running_site(
+        hass, meter_server, limit_entity=SIGNAL, limit_schedule="00:00-24:00 48"
+    )
+    assert entry.runtime_data.headroom.data.grid_limit_kw == 48.0
+
+
+async def test_a_start_without_the_signal_or_its_last_value_uses_the_fallback(
+    hass: HomeAssistant, meter_server: ModbusSimServer
+) -> None:
+    hass.states.async_set(SIGNAL, STATE_UNAVAILABLE)
+    entry = await running_site(
+        hass, meter_server, limit_entity=SIGNAL, limit_schedule="00:00-24:00 48"
+    )
+    assert entry.runtime_data.headroom.data.grid_limit_kw == 48.0
+    hass.states.async_set(SIGNAL, "20", {"unit_of_measurement": "kW"})
+    await hass.async_block_till_done()
+    assert entry.runtime_data.headroom.data.grid_limit_kw == 20.0

@@ -5,16 +5,19 @@ an off car stays paused; none ever above the live headroom.
 """
 
 from datetime import datetime, timedelta
+from typing import Any
+from unittest.mock import patch
 
 import pytest
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
+from custom_components.stekker.balancer import BalancerCoordinator
 from simsite.cars import Car
 from simsite.site import SimulatedSite
 
-from .closed_loop import closed_loop, entity_charger, follow_clock
+from .closed_loop import Loop, closed_loop, entity_charger, follow_clock
 
 START = datetime.fromisoformat("2026-06-01T10:00:00+00:00")
 FUSE_A = 40.0
@@ -268,3 +271,105 @@ async def test_a_stale_meter_does_not_start_a_car_its_mode_pauses(
         await loop.cycle()
         assert loop.setpoints() == {"Fast": 6.0, "Off": 0.0}
         assert all(s.setpoints_a["Off"] == 0.0 for s in site.history)
+
+
+async def restarted(hass: HomeAssistant, loop: Loop) -> None:
+    """The site set up again (as after a restart), on the loop's clock from its
+    first cycle on (the waits it starts count on that clock)."""
+    await hass.config_entries.async_unload(loop.entry.entry_id)
+    init = BalancerCoordinator.__init__
+
+    def on_loop_clock(self: BalancerCoordinator, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs, clock=loop.now)
+
+    with patch.object(BalancerCoordinator, "__init__", on_loop_clock):
+        assert await hass.config_entries.async_setup(loop.entry.entry_id)
+    await hass.async_block_till_done()
+
+
+async def test_a_restart_mid_slot_does_not_deliver_the_slot_again(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """0.5 kWh in the first quarter: 6 A until it is in, then paused. A restart
+    later in that quarter plans from the session's energy, restored with the
+    mode (the slot's own count is of a plan, and a new plan starts a new
+    slot): the car stays paused, the 0.5 kWh is not drawn twice."""
+    freezer.move_to(START)
+    site = SimulatedSite(FlatLoad(1000.0), {"Car": Car("car")}, start_s=10 * 3600.0)
+    site_data = {"gtv_kw": 50.0, "phases": 3, "fuse_a": FUSE_A, "voltage_v": V}
+    async with closed_loop(
+        hass,
+        site,
+        {"Car": entity_charger("Car")},
+        site_data=site_data,
+        options=FAST,
+        grid="total",
+    ) as loop:
+        loop.dt_s = 5.0
+        loop.on_cycle.append(follow_clock(freezer))
+        await hass.services.async_call(
+            "number",
+            "set_value",
+            {"entity_id": "number.car_energy_need", "value": 0.5},
+            blocking=True,
+        )
+        await set_mode(hass, "car", "planned")
+        await settle(hass, freezer)
+        t0 = loop.time_s
+        await loop.cycle(120)  # 10 minutes: the 0.5 kWh is in after ~7
+        assert energy_kwh(site, "Car", t0, loop.time_s) == pytest.approx(0.5, abs=0.05)
+        assert site.history[-1].setpoints_a["Car"] == 0.0
+
+        await restarted(hass, loop)
+        await settle(hass, freezer)
+        await loop.cycle(120)  # into the next quarters too
+        assert energy_kwh(site, "Car", t0, loop.time_s) == pytest.approx(0.5, abs=0.05)
+        charging = next(iter(loop.entry.runtime_data.balancer.chargers.values()))
+        assert charging.charging.session_kwh == pytest.approx(0.5, abs=0.05)
+
+
+@pytest.mark.parametrize(
+    ("export_w", "running_s"),
+    [(-3000.0, None), (-333.0, 120.0)],
+    ids=["surplus", "cloud"],
+)
+async def test_a_restart_keeps_a_running_solar_car_and_waits_to_start_another(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    export_w: float,
+    running_s: float | None,
+) -> None:
+    """A restart forgets the solar waits: a car found charging counts as
+    running (its stop wait starts afresh: no pause to wait for a start), a car
+    found paused waits the whole start wait, as a new one would."""
+    freezer.move_to(START)
+    load = FlatLoad(-3000.0)  # 9 kW exported
+    site = SimulatedSite(
+        load, {"Sun": Car("sun"), "Later": Car("later")}, start_s=10 * 3600.0
+    )
+    chargers = {"Sun": entity_charger("Sun"), "Later": entity_charger("Later")}
+    async with closed_loop(hass, site, chargers, options=FAST, grid="total") as loop:
+        loop.on_cycle.append(follow_clock(freezer))
+        await set_mode(hass, "sun", "solar")
+        await set_mode(hass, "later", "off")
+        await settle(hass, freezer)
+        await loop.cycle(90)
+        assert site.history[-1].setpoints_a["Sun"] >= 6.0
+        assert site.history[-1].setpoints_a["Later"] == 0.0
+        await set_mode(hass, "later", "solar")  # its start wait begins
+        await loop.cycle(5)
+
+        load.watts = export_w
+        await restarted(hass, loop)
+        start = len(site.history)
+        await loop.cycle(50)
+        after = list(site.history)[start:]
+        assert all(s.setpoints_a["Later"] == 0.0 for s in after)  # < 60 s
+        if running_s is None:
+            assert all(s.setpoints_a["Sun"] >= 6.0 for s in after)
+            return
+        # No surplus for it: at its minimum until its (whole) stop wait ends.
+        await loop.cycle(int(running_s) - 60)
+        assert site.history[-1].setpoints_a["Sun"] == 6.0
+        await loop.cycle(20)
+        assert site.history[-1].setpoints_a["Sun"] == 0.0

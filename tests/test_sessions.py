@@ -315,3 +315,76 @@ async def test_an_energy_sensor_counts_for_a_charger_driven_through_an_entity(
         assert session.energy_source == "counter"
         assert session.energy_kwh == pytest.approx(end_kwh - start_kwh, abs=1e-3)
         assert session.energy_kwh > 0.3
+
+
+@pytest.mark.parametrize(
+    ("mode", "planned"), [("fast", True), ("solar", True), ("off", False)]
+)
+async def test_a_card_with_a_need_plans_its_car(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, mode: str, planned: bool
+) -> None:
+    """The card says 20 kWh by 07:30: the charger goes to mode planned (not
+    from off) and the plan holds the card's need; the entities show it."""
+    site = SimulatedSite(
+        building(1000.0), {"Wallbox": Car("Wb", connected=False)}, start_s=43200.0
+    )
+    hass.states.async_set("binary_sensor.wallbox_plugged", "off")
+    async with closed_loop(hass, site, {"Wallbox": wallbox()}, site_data=SITE) as loop:
+        ticking(loop, freezer)
+        await add_card(
+            hass, loop, id_tag=TAG, name="Flat 12", need_kwh=20, departure="07:30:00"
+        )
+        await hass.async_block_till_done()
+        await restarted(hass, loop)  # the reload after the new card
+        await hass.services.async_call(
+            "select",
+            "select_option",
+            {"entity_id": "select.wallbox_charging_mode", "option": mode},
+            blocking=True,
+        )
+        plug(hass, loop, "Wallbox", True)
+        await loop.cycle(2)
+        charger = next(iter(loop.entry.runtime_data.balancer.chargers.values()))
+        assert charger.charging.once_kwh is None  # no card yet
+        hass.states.async_set("sensor.wallbox_id_tag", TAG)
+        await loop.cycle(3)
+        expected = "planned" if planned else mode
+        assert hass.states.get("select.wallbox_charging_mode").state == expected
+        plan = loop.entry.runtime_data.planner.current
+        assert plan is not None
+        if not planned:
+            assert plan.cars == {}
+            return
+        car = plan.cars[charger.spec.id]
+        # 20 kWh for the whole session, less what it got since the plug-in.
+        assert car.need_kwh == pytest.approx(
+            20.0 - charger.charging.session_kwh, abs=0.05
+        )
+        # 07:30 local (the test's UTC-7) after 12:00 UTC (05:00 local): today.
+        assert car.departure == datetime.fromisoformat("2026-03-10T14:30:00+00:00")
+        need = hass.states.get("number.wallbox_energy_need")
+        assert (float(need.state), need.attributes["one_off"]) == (20.0, True)
+        assert hass.states.get("time.wallbox_departure").state == "07:30:00"
+
+        # An action's one-off need is not overridden by the card; the car
+        # leaving ends the card's need.
+        plug(hass, loop, "Wallbox", False)
+        hass.states.async_set("sensor.wallbox_id_tag", "unknown")
+        await loop.cycle(3)
+        assert charger.charging.once_kwh is None
+        await hass.services.async_call(
+            DOMAIN,
+            "set_charging_need",
+            {
+                "entity_id": "select.wallbox_charging_mode",
+                "energy_kwh": 5.0,
+                "departure": "2026-03-10T23:00:00+00:00",
+            },
+            blocking=True,
+        )
+        plug(hass, loop, "Wallbox", True)
+        await loop.cycle(2)
+        hass.states.async_set("sensor.wallbox_id_tag", TAG)
+        await loop.cycle(3)
+        assert book(loop).open[charger.spec.id].card == TAG
+        assert float(hass.states.get("number.wallbox_energy_need").state) == 5.0

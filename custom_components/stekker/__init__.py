@@ -84,7 +84,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: StekkerConfigEntry) -> b
     headroom.async_recompute()  # the entities start from the first readings
     balancer.async_attach()
     if unsubscribe := async_track_limit_entity(
-        hass, headroom.limits, _limit_changed(entry)
+        hass, headroom.limit_entity, _limit_changed(entry)
     ):
         entry.async_on_unload(unsubscribe)
     await sessions.async_start()  # before the entities, which read its book

@@ -52,7 +52,14 @@ from .engine.accounting import (
 from .engine.allocator import AllocatorConfig, AllocatorMemory, Limit
 from .engine.charger import ChargerSpec
 from .engine.control import ChargerInput, Mode, State, decide
-from .engine.modes import ModeCharger, ModeLimit, ModeMemory, SlotPlan, mode_ceilings
+from .engine.modes import (
+    ModeCharger,
+    ModeLimit,
+    ModeMemory,
+    SlotPlan,
+    mode_ceilings,
+    running_at_start,
+)
 from .engine.site import PHASES
 from .runtime import StekkerConfigEntry
 
@@ -380,6 +387,7 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
         """Each charger's mode and draw, its session energy counted on; a car that
         came or left (or whose departure passed) asks for a new plan."""
         wall = dt_util.utcnow()
+        first = self._last_cycle is None
         hours = 0.0 if self._last_cycle is None else (now - self._last_cycle) / 3600
         self._last_cycle = now
         # Power and current convert at the nominal voltage, as the meter's power
@@ -402,6 +410,8 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
             )
         if plugged_changed:
             self.replan()
+        if first:  # after a start: the solar waits' memory is gone
+            self.mode_memory = running_at_start(out, volts)
         return out
 
     def _input(self, charger: Charger, start: float, now: float) -> ChargerInput:

@@ -27,7 +27,7 @@ from .engine.readings import MeterReading
 from .engine.site import PHASES, MeterRole, Site
 from .meter import MeterReadError, MeterSource, ModbusMeterSource, read_checked
 from .runtime import StekkerConfigEntry
-from .site_limits import QuarterHourMeter, limit_now_kw, site_limits
+from .site_limits import LimitEntity, QuarterHourMeter, limit_now_kw, site_limits
 
 # A Modbus meter whose every register stays the same this long has frozen (a
 # gateway serving a cached answer); a live meter's power and energy move.
@@ -140,6 +140,8 @@ class HeadroomCoordinator(DataUpdateCoordinator[Headroom]):
         # What the balancer credits its chargers with drawing, A per phase.
         self.charger_draw: dict[str, float] | None = None
         self.limits = site_limits(entry.data, entry.options)
+        entity_id = self.limits.limit_entity
+        self.limit_entity = None if entity_id is None else LimitEntity(hass, entity_id)
         self.quarter = (
             QuarterHourMeter(self.limits) if self.limits.quarter_hour else None
         )
@@ -227,7 +229,7 @@ class HeadroomCoordinator(DataUpdateCoordinator[Headroom]):
                     metered = sum(r.phase("current", phase) or 0.0 for r in chargers)
                     charger_a[phase] = max(charger_a.get(phase, 0.0), metered)
         wall = self.wall_clock()
-        limit = limit_now_kw(self.hass, self.limits, wall)
+        limit = limit_now_kw(self.limits, self.limit_entity, wall)
 
         def headroom(limit_kw: float) -> Headroom:
             return compute_headroom(

@@ -90,7 +90,10 @@ def limit_errors(
         elif registered is not None and registered.platform == DOMAIN:
             # Stekker's own limit or headroom would only ever ratchet down.
             errors[CONF_LIMIT_ENTITY] = "limit_entity_own"
-        elif unit is not None and unit not in PowerConverter.VALID_UNITS:
+        elif unit is None:
+            # A bare number could be kW or W: a thousandfold too high or low.
+            errors[CONF_LIMIT_ENTITY] = "limit_entity_no_unit"
+        elif unit not in PowerConverter.VALID_UNITS:
             errors[CONF_LIMIT_ENTITY] = "limit_entity_unit"
             placeholders["unit"] = str(unit)
     budget = user_input.get(CONF_QUARTER_BUDGET_KW)

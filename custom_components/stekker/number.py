@@ -1,5 +1,7 @@
 """Per charger: a maximum current the user can lower below the charger's own, and
-the energy a car usually needs."""
+the energy need in effect."""
+
+from typing import Any, Final
 
 from homeassistant.components.number import (
     NumberDeviceClass,
@@ -10,12 +12,16 @@ from homeassistant.components.number import (
 from homeassistant.const import EntityCategory, UnitOfElectricCurrent, UnitOfEnergy
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.util import dt as dt_util
 
 from .charger_entity import ChargerEntity, async_add_charger_entities
 from .charging import MAX_NEED_KWH
 from .runtime import StekkerConfigEntry
 
 PARALLEL_UPDATES = 0
+
+ATTR_USUAL_NEED: Final = "usual_need_kwh"
+ATTR_ONE_OFF: Final = "one_off"
 
 MAX_CURRENT = NumberEntityDescription(
     key="max_current",
@@ -79,20 +85,36 @@ class MaxCurrentNumber(ChargerEntity, RestoreNumber):
 
 
 class EnergyNeedNumber(ChargerEntity, RestoreNumber):
-    """What a car plugged in here usually needs by its departure."""
+    """The energy need in effect: a one-off need (stekker.set_charging_need)
+    while it lasts, else what a car plugged in here usually needs by its
+    departure. Setting it changes the need in effect; the usual need is an
+    attribute, and comes back when the one-off need ends."""
 
     async def async_added_to_hass(self) -> None:
         await super().async_added_to_hass()
-        if (last := await self.async_get_last_number_data()) is not None and (
-            last.native_value is not None
+        last = await self.async_get_last_state()
+        usual = None if last is None else last.attributes.get(ATTR_USUAL_NEED)
+        if isinstance(usual, int | float):
+            self.charger.charging.need_kwh = float(usual)
+        elif (data := await self.async_get_last_number_data()) is not None and (
+            data.native_value is not None
         ):
-            self.charger.charging.need_kwh = last.native_value
+            # Saved before the usual need was an attribute: the state was it.
+            self.charger.charging.need_kwh = data.native_value
 
     @property
     def native_value(self) -> float:
-        return self.charger.charging.need_kwh
+        return self.charger.charging.need_in_effect(dt_util.utcnow())
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        charging = self.charger.charging
+        return {
+            ATTR_USUAL_NEED: charging.need_kwh,
+            ATTR_ONE_OFF: charging.one_off(dt_util.utcnow()),
+        }
 
     async def async_set_native_value(self, value: float) -> None:
-        self.charger.charging.need_kwh = value
+        self.charger.charging.set_need_in_effect(value, dt_util.utcnow())
         self.async_write_ha_state()
         self.coordinator.replan()

@@ -5,7 +5,8 @@ slot is a whole quarter. Per slot:
 
 - the grid limit, less the safety margin: the lowest of the GTV, the schedule's
   lowest block in the slot, the limit entity's value now (held: the plan is
-  made again when it changes) and, with a quarter-hour budget, the budget
+  made again when it changes; a last value held while the entity has none
+  counts only until its hold ends) and, with a quarter-hour budget, the budget
   (slot 0: what the rest of the current quarter may average, which is above
   the budget when the quarter so far was below it);
 - the building load expected from the recorder's hourly statistics of the
@@ -39,7 +40,6 @@ from .engine.grid_limit import lowest_between
 from .engine.load_profile import RECENT_WEEKS, expected_load_kw
 from .engine.prices import price_points, slot_prices
 from .runtime import StekkerConfigEntry
-from .site_limits import entity_limit_kw
 
 SLOT: Final = timedelta(minutes=15)
 
@@ -140,7 +140,7 @@ async def async_site_series(
     return SiteSeries(
         start=now,
         slot_h=slot_h,
-        grid_limit_kw=_grid_limits(hass, headroom, local),
+        grid_limit_kw=_grid_limits(headroom, local),
         building_kw=building,
         solar_kw=tuple(solar),
         price=_prices(hass, entry, bounds),
@@ -150,21 +150,18 @@ async def async_site_series(
 
 
 def _grid_limits(
-    hass: HomeAssistant,
-    headroom: HeadroomCoordinator,
-    bounds: list[tuple[datetime, datetime]],
+    headroom: HeadroomCoordinator, bounds: list[tuple[datetime, datetime]]
 ) -> tuple[float, ...]:
     limits = headroom.limits
-    entity_kw = (
-        None
-        if limits.limit_entity is None
-        else entity_limit_kw(hass, limits.limit_entity)
-    )
+    entity = headroom.limit_entity
+    entity_kw = None if entity is None else entity.kw(bounds[0][0])
+    # A value held while the entity has none counts until its hold ends.
+    held_until = None if entity is None else entity.held_until
     allowance = None if headroom.quarter is None else headroom.quarter.allowance_kw()
     series: list[float] = []
     for index, (start, end) in enumerate(bounds):
         kw = lowest_between(limits.schedule, start, end, limits.gtv_kw)
-        if entity_kw is not None:
+        if entity_kw is not None and (held_until is None or start < held_until):
             kw = min(kw, entity_kw)
         if index == 0 and allowance is not None:
             kw = min(kw, allowance)  # the rest of this quarter may average more

@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Final, override
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -20,6 +21,7 @@ from homeassistant.const import (
 )
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.restore_state import RestoredExtraData, RestoreEntity
 
 from .balancer_sensor import async_add_balancer_sensors
 from .budget_sensor import async_add_budget_sensors
@@ -43,6 +45,8 @@ from .session_sensor import async_add_session_sensors
 from .solar_sensor import async_add_solar_sensors
 
 PARALLEL_UPDATES = 0
+
+ATTR_HELD_UNTIL: Final = "limit_entity_held_until"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -192,7 +196,7 @@ async def async_setup_entry(
     """Site sensors on the site's device; meter sensors on each meter's subentry."""
     runtime = entry.runtime_data
     async_add_entities(
-        HeadroomSensor(
+        (GridLimitSensor if description.key == "grid_limit" else HeadroomSensor)(
             runtime.headroom, description, entry.entry_id, site_device(entry)
         )
         for description in HEADROOM_SENSORS
@@ -221,6 +225,46 @@ class HeadroomSensor(CycleSensor[HeadroomCoordinator], SensorEntity):
     @property
     def native_value(self) -> float | None:
         return self.entity_description.value_fn(self.coordinator.data)
+
+
+class GridLimitSensor(HeadroomSensor, RestoreEntity):
+    """The limit in force; it keeps the limit entity's last value across a
+    restart, so an entity still without one after it holds that value a while."""
+
+    async def async_added_to_hass(self) -> None:
+        await super().async_added_to_hass()
+        entity = self.coordinator.limit_entity
+        if entity is None or (extra := await self.async_get_last_extra_data()) is None:
+            return
+        saved = extra.as_dict()
+        kw = saved.get("limit_entity_kw")
+        if saved.get("limit_entity") == entity.entity_id and isinstance(
+            kw, int | float
+        ):
+            entity.restore(float(kw), self.coordinator.wall_clock())
+
+    @override
+    def _matters(self, last: tuple[bool, Any, Any], new: tuple[bool, Any, Any]) -> bool:
+        # A value held or no longer held is news even when the limit stays.
+        return last[2] != new[2] or super()._matters(last, new)
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """Until when a limit entity without a value has its last value held."""
+        entity = self.coordinator.limit_entity
+        if entity is None:
+            return None
+        until = entity.held_until
+        return {ATTR_HELD_UNTIL: None if until is None else until.isoformat()}
+
+    @property
+    def extra_restore_state_data(self) -> RestoredExtraData | None:
+        entity = self.coordinator.limit_entity
+        if entity is None or entity.last is None:
+            return None
+        return RestoredExtraData(
+            {"limit_entity": entity.entity_id, "limit_entity_kw": entity.last.kw}
+        )
 
 
 class MeterSensor(CycleSensor[MeterCoordinator], SensorEntity):

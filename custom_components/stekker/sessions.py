@@ -1,13 +1,14 @@
 """The site's charging sessions, fed by the balancer's cycles and kept in a Store.
 
-The open sessions are saved a minute after any change at most (and by the Store
-itself when Home Assistant stops), so a stop mid-session loses at most that
-minute of integrated power; on start they resume, and a car found gone closes
-its session at the last cycle that saw it.
+A card with a need that comes with a session plans its car (see
+ChargingState.card_need). The open sessions are saved a minute after any change
+at most (and by the Store itself when Home Assistant stops), so a stop
+mid-session loses at most that minute of integrated power; on start they
+resume, and a car found gone closes its session at the last cycle that saw it.
 """
 
 from collections.abc import Mapping
-from datetime import time
+from datetime import datetime, time
 from typing import Any, Final
 
 from homeassistant.config_entries import ConfigSubentry
@@ -108,11 +109,25 @@ class SessionRecorder:
             else None
         )
         names = {cid: c.name for cid, c in self.balancer.chargers.items()}
-        closed = self.book.observe(
-            dt_util.now(), samples, names, grid_kw, self._price()
-        )
+        carded = {cid for cid, session in self.book.open.items() if session.card}
+        now = dt_util.now()
+        closed = self.book.observe(now, samples, names, grid_kw, self._price())
+        self._plan_card_needs(carded, now)
         if self.book.open or closed:
             self._save_soon()
+
+    def _plan_card_needs(self, carded: set[str], now: datetime) -> None:
+        """A card with a need that came with a session this cycle: its car is
+        planned (see ChargingState.card_need)."""
+        planned = False
+        for charger_id, session in self.book.open.items():
+            card = None if session.card is None else self.cards.get(session.card)
+            if charger_id in carded or card is None or card.need_kwh is None:
+                continue
+            charging = self.balancer.chargers[charger_id].charging
+            planned |= charging.card_need(card.need_kwh, card.departure, now)
+        if planned:
+            self.balancer.replan()
 
     def _sample(
         self,

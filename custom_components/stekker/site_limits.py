@@ -2,8 +2,13 @@
 blocks, an external limit entity and the quarter-hour import budget.
 
 Nothing here can raise the limit above the GTV. A limit entity that is
-unavailable or reads no number leaves the lowest of the GTV and the schedule.
-The phase fuses are not limits of this kind: they stay instantaneous.
+unavailable, reads no number or no power unit keeps its last value for
+``ENTITY_HOLD`` (a grid operator's signal that goes away must not raise the
+limit at once), then leaves the lowest of the GTV and the schedule. After a
+restart with the entity still without a value, its value from before the
+restart (kept by the Grid limit sensor) is held from the start the same way:
+it can only lower the limit, and without it the GTV and schedule apply. The
+phase fuses are not limits of this kind: they stay instantaneous.
 """
 
 from collections.abc import Callable, Mapping
@@ -12,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT, UnitOfPower
-from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, State, callback
 from homeassistant.helpers.event import (
     EventStateChangedData,
     async_track_state_change_event,
@@ -28,7 +33,14 @@ from .const import (
     CONF_QUARTER_BUDGET_KW,
     LOGGER,
 )
-from .engine.grid_limit import LimitBlock, limit_at, parse_schedule
+from .engine.grid_limit import (
+    ENTITY_HOLD,
+    HeldLimit,
+    LimitBlock,
+    held_limit,
+    limit_at,
+    parse_schedule,
+)
 from .engine.quarter_hour import (
     QUARTER_S,
     MonthPeak,
@@ -68,59 +80,98 @@ def site_limits(data: Mapping[str, Any], options: Mapping[str, Any]) -> SiteLimi
     )
 
 
-def entity_limit_kw(hass: HomeAssistant, entity_id: str) -> float | None:
-    """The limit entity's value in kW (W and other power units converted, no
-    unit taken as kW, below 0 and NaN as 0: the safe side); None when its state
-    is no number."""
-    state = hass.states.get(entity_id)
+def state_limit_kw(state: State | None) -> float | None:
+    """A limit entity's state in kW (W and other power units converted, below
+    0 and NaN as 0: the safe side); None when it is no number or has no power
+    unit (a unit changed to something else is no limit)."""
     if state is None:
         return None
     try:
         value = float(state.state)
     except ValueError:
         return None  # unavailable, unknown or text
-    unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT) or UnitOfPower.KILO_WATT
+    unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT)
     if unit not in PowerConverter.VALID_UNITS:
         return None
     return max(0.0, PowerConverter.convert(value, unit, UnitOfPower.KILO_WATT))
 
 
-def limit_now_kw(hass: HomeAssistant, limits: SiteLimits, now: datetime) -> float:
+class LimitEntity:
+    """The limit entity as the limit sees it: its value, or while it has none
+    its last one for ``ENTITY_HOLD``."""
+
+    def __init__(self, hass: HomeAssistant, entity_id: str) -> None:
+        self.hass = hass
+        self.entity_id = entity_id
+        self.last: HeldLimit | None = None
+        self.held = False  # whether the last read gave the held value
+
+    def kw(self, now: datetime) -> float | None:
+        read = state_limit_kw(self.hass.states.get(self.entity_id))
+        kw, self.last = held_limit(read, self.last, now)
+        self.held = read is None and kw is not None
+        return kw
+
+    def changed(self, event: Event[EventStateChangedData]) -> bool:
+        """A change of the entity; True when it has a value now. One that
+        loses its value had its last one until the change: the hold counts
+        from then, read since or not."""
+        old = state_limit_kw(event.data["old_state"])
+        new = state_limit_kw(event.data["new_state"])
+        if old is not None and new is None:
+            _, self.last = held_limit(old, self.last, event.time_fired)
+        return new is not None
+
+    @property
+    def held_until(self) -> datetime | None:
+        """When the value the last read held ends; None when it held none."""
+        return self.last.until if self.held and self.last is not None else None
+
+    def restore(self, kw: float, now: datetime) -> None:
+        """The value before a restart, held from ``now`` unless a value was
+        read since the start."""
+        if self.last is None:
+            self.last = HeldLimit(kw, now)
+
+
+def limit_now_kw(
+    limits: SiteLimits, entity: LimitEntity | None, now: datetime
+) -> float:
     """The lowest of the GTV, the schedule at ``now`` and the limit entity."""
     kw = limit_at(limits.schedule, dt_util.as_local(now), limits.gtv_kw)
-    if limits.limit_entity is not None:
-        entity_kw = entity_limit_kw(hass, limits.limit_entity)
-        if entity_kw is not None:
-            kw = min(kw, entity_kw)
+    if entity is not None and (entity_kw := entity.kw(now)) is not None:
+        kw = min(kw, entity_kw)
     return kw
 
 
 @callback
 def async_track_limit_entity(
-    hass: HomeAssistant, limits: SiteLimits, action: Callable[[], None]
+    hass: HomeAssistant, entity: LimitEntity | None, action: Callable[[], None]
 ) -> CALLBACK_TYPE | None:
     """Call ``action`` whenever the limit entity changes: a lower limit acts at once.
 
     The entity losing its value is logged once, and its return once.
     """
-    entity_id = limits.limit_entity
-    if entity_id is None:
+    if entity is None:
         return None
-    usable = entity_limit_kw(hass, entity_id) is not None
+    entity_id = entity.entity_id
+    usable = state_limit_kw(hass.states.get(entity_id)) is not None
 
     @callback
-    def _changed(_event: Event[EventStateChangedData]) -> None:
+    def _changed(event: Event[EventStateChangedData]) -> None:
         nonlocal usable
-        now_usable = entity_limit_kw(hass, entity_id) is not None
+        now_usable = entity.changed(event)
         if now_usable != usable:
             usable = now_usable
             if usable:
                 LOGGER.info("Limit entity %s has a value again", entity_id)
             else:
                 LOGGER.warning(
-                    "Limit entity %s has no value in kW or W: the GTV and the "
-                    "time blocks apply until it has",
+                    "Limit entity %s has no value in kW or W: its last value "
+                    "holds for %d minutes, then the GTV and the time blocks "
+                    "apply until it has one",
                     entity_id,
+                    ENTITY_HOLD.total_seconds() // 60,
                 )
         action()
 

@@ -9,8 +9,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from custom_components.stekker.engine.grid_limit import (
+    ENTITY_HOLD,
+    HeldLimit,
     LimitBlock,
     ScheduleError,
+    held_limit,
     limit_at,
     lowest_between,
     parse_schedule,
@@ -107,3 +110,48 @@ def test_never_above_the_gtv_and_the_slot_minimum_covers_its_start(
     now = limit_at(blocks, when, gtv)
     assert now <= gtv
     assert lowest_between(blocks, when, when + timedelta(minutes=15), gtv) <= now
+
+
+T0 = datetime(2026, 11, 30, 12, tzinfo=ZoneInfo("UTC"))
+
+
+def test_a_signal_without_a_value_holds_its_last_one_a_quarter_hour() -> None:
+    kw, last = held_limit(30.0, None, T0)
+    assert (kw, last) == (30.0, HeldLimit(30.0, T0))
+    for after, expected in (
+        (timedelta(minutes=14, seconds=59), 30.0),
+        (ENTITY_HOLD, None),
+    ):
+        kw, kept = held_limit(None, last, T0 + after)
+        assert (kw, kept) == (expected, last)  # the hold counts from the last value
+    assert held_limit(None, None, T0) == (None, None)
+    # A read at an earlier time (another reader's clock) never moves it back.
+    assert held_limit(31.0, last, T0 - timedelta(seconds=5)) == (
+        31.0,
+        HeldLimit(31.0, T0),
+    )
+
+
+@given(
+    reads=st.lists(
+        st.tuples(
+            st.integers(0, 3600), st.none() | st.floats(0.0, 100.0, allow_nan=False)
+        ),
+        max_size=30,
+    )
+)
+def test_a_held_value_is_the_last_value_read_and_never_outlives_the_hold(
+    reads: list[tuple[int, float | None]],
+) -> None:
+    last: HeldLimit | None = None
+    seen: tuple[datetime, float] | None = None
+    for offset, read in sorted(reads, key=lambda r: r[0]):
+        now = T0 + timedelta(seconds=offset)
+        kw, last = held_limit(read, last, now)
+        if read is not None:
+            seen = (now, read)
+            assert kw == read
+        elif seen is None or now - seen[0] >= ENTITY_HOLD:
+            assert kw is None
+        else:
+            assert kw == seen[1]

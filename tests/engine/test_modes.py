@@ -16,6 +16,7 @@ from custom_components.stekker.engine.modes import (
     SlotPlan,
     SolarConfig,
     mode_ceilings,
+    running_at_start,
 )
 from custom_components.stekker.engine.site import PHASES
 
@@ -584,3 +585,25 @@ def test_mode_ceilings_stay_within_what_each_mode_allows(
     else:
         assert above_min_kw == 0.0
         assert over_plan_kw == 0.0
+
+
+# --- after a restart -------------------------------------------------------------------
+
+
+def test_after_a_restart_a_car_drawing_counts_as_running_and_others_wait() -> None:
+    drawing = ModeCharger(A3, ChargeMode.SOLAR, draw_kw=0.5 * MIN3_KW)
+    idle = ModeCharger(B1, ChargeMode.SOLAR, draw_kw=0.5 * MIN1_KW - 0.01)
+    memory = running_at_start([drawing, idle], V)
+    assert memory == {"a": ModeMemory(solar_on=True)}
+    # No surplus: the running car keeps its minimum for the whole stop wait.
+    ceilings, memory = run([drawing, idle], 0.5, memory)
+    assert (ceilings["a"].amps, ceilings["b"].amps) == (6.0, 0.0)
+    ceilings, _ = run([drawing, idle], 0.5, memory, NOW + 119)
+    assert ceilings["a"].amps == 6.0
+    ceilings, _ = run([drawing, idle], 0.5, memory, NOW + 120)
+    assert ceilings["a"].amps == 0.0
+    # A surplus for both: the idle car still waits its whole start wait.
+    ceilings, memory = run([drawing, idle], -10.0, running_at_start([drawing, idle], V))
+    assert ceilings["b"].amps == 0.0
+    ceilings, _ = run([drawing, idle], -10.0, memory, NOW + 59)
+    assert ceilings["b"].amps == 0.0

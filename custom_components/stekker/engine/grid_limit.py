@@ -12,6 +12,9 @@ The schedule is written one block a line (or separated by ``;``)::
 day; a block whose end is not after its start runs past midnight into the
 next day. The unit ``kW`` may be written or left out. Times are the site's
 local wall-clock times.
+
+An external limit entity (a grid operator's signal) that loses its value keeps
+its last one for ``ENTITY_HOLD`` (see ``held_limit``).
 """
 
 import re
@@ -22,6 +25,11 @@ from typing import Final
 
 DAY_NAMES: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DAY_MIN: Final = 24 * 60
+# A limit signal that goes away keeps its last value one clock quarter-hour:
+# grid operators give and settle limits per quarter-hour, so a signal lost for
+# less than that (a restart of its integration, a dropped connection) must not
+# raise the limit, and one lost for longer gives way to the contract's limits.
+ENTITY_HOLD: Final = timedelta(minutes=15)
 _LINE = re.compile(
     r"^(?:(?P<days>[a-z]{3}(?:-[a-z]{3})?(?:,[a-z]{3}(?:-[a-z]{3})?)*)\s+)?"
     r"(?P<start>\d{1,2}:\d{2})\s*-\s*(?P<end>\d{1,2}:\d{2})\s+"
@@ -129,3 +137,34 @@ def lowest_between(
 ) -> float:
     """The lowest limit (kW) anywhere in [start, end) of local time."""
     return min([gtv_kw, *_overlapping(blocks, _wall(start), _wall(end))])
+
+
+@dataclass(frozen=True, slots=True)
+class HeldLimit:
+    """The limit entity's last value (kW) and when it last had it."""
+
+    kw: float
+    seen: datetime
+
+    @property
+    def until(self) -> datetime:
+        """When the value stops counting, should the entity stay without one."""
+        return self.seen + ENTITY_HOLD
+
+
+def held_limit(
+    read_kw: float | None, last: HeldLimit | None, now: datetime
+) -> tuple[float | None, HeldLimit | None]:
+    """The limit entity's kW at ``now`` (its value, else its last one while
+    held, else None) and what to remember of it.
+
+    A value seen at ``now`` is kept as seen then; ``now`` never moves a seen
+    time back (the plan and the live headroom may read at slightly different
+    times).
+    """
+    if read_kw is not None:
+        seen = now if last is None else max(now, last.seen)
+        return read_kw, HeldLimit(read_kw, seen)
+    if last is not None and now < last.until:
+        return last.kw, last
+    return None, last

@@ -21,6 +21,11 @@ balancer gives, never raise it. A ceiling below the charger's minimum pauses it.
   forecast missed is not exported while a planned car could take it. A car
   with less than its minimum from the plan starts and stops on that surplus
   with the solar modes' hysteresis.
+
+The memory (the solar waits, a slot's energy) counts on the control cycle's
+clock, which a restart does not keep: after one, ``running_at_start`` says
+which cars run. A slot's energy needs no keeping, as each plan starts a new
+slot and is made from the session's energy so far.
 """
 
 from collections.abc import Mapping, Sequence
@@ -160,6 +165,21 @@ def mode_ceilings(
             planned, left, voltage_v, memory, now, config, ceilings
         )
     return ModeOutcome(ceilings, new_memory, surplus)
+
+
+def running_at_start(
+    chargers: Sequence[ModeCharger], voltage_v: float
+) -> dict[str, ModeMemory]:
+    """The memory to start from (the waits are on a clock that does not
+    survive a restart): a car found drawing at least half its minimum power
+    (a car tapering off below its setpoint still runs) counts as running, so
+    its stop wait starts afresh and it is not paused to wait for a start; any
+    other car waits the whole start wait before it starts."""
+    return {
+        c.spec.id: ModeMemory(solar_on=True)
+        for c in chargers
+        if c.draw_kw >= 0.5 * _kw(c.spec, c.spec.min_a, voltage_v)
+    }
 
 
 def power_a(spec: ChargerSpec, kw: float, voltage_v: float) -> float:
