@@ -78,16 +78,7 @@ def import_history(hass: HomeAssistant, building: str, forecast: str) -> None:
     async_import_statistics(hass, metadata(forecast, "W"), sun)
 
 
-@pytest.mark.parametrize(
-    "solar_meter",
-    [
-        pytest.param(
-            False,
-            marks=pytest.mark.xfail(strict=True, reason="issue 14: sun counted twice"),
-        ),
-        True,
-    ],
-)
+@pytest.mark.parametrize("solar_meter", [False, True])
 async def test_the_plan_expects_the_gross_load(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, solar_meter: bool
 ) -> None:
