@@ -18,12 +18,15 @@ from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
+from pytest_homeassistant_custom_component.common import async_fire_time_changed
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
+    do_adhoc_statistics,
 )
 
 from custom_components.stekker.const import DOMAIN
 from custom_components.stekker.plan_inputs import (
+    async_load_history,
     async_site_series,
     building_load_entity,
 )
@@ -36,6 +39,7 @@ OLD_KW = 2.0  # before the arrays were added to the site: no forecast recorded
 ADDED = NOW - timedelta(days=14)
 NOON = 8  # slot 8 is 12:00-12:15 local (slot 0 starts at 10:00)
 NIGHT = 48  # 22:00-22:15
+HOUR = timedelta(hours=1)
 
 
 @pytest.fixture(autouse=True)
@@ -120,3 +124,36 @@ async def test_the_plan_expects_the_gross_load(
     assert series.building_kw[NIGHT] == pytest.approx(GROSS_KW)
     net = series.building_kw[NOON] - series.solar_kw[NOON]
     assert net == pytest.approx(GROSS_KW - series.solar_kw[NOON])
+
+
+async def test_the_forecast_sensors_own_statistics_make_the_hour_gross(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """An hour the recorder compiled itself from the sensors' states: the
+    building load (net: no solar meter) plus the forecast power, in kW."""
+    freezer.move_to(NOW)
+    await in_utrecht(hass)
+    hass.states.async_set("sensor.p1", "15000", {"unit_of_measurement": "W"})
+    meter = {"source": "sensors", "power_entity": "sensor.p1", "role": "grid"}
+    entry = solar_site(
+        ("Roof south", SOUTH), meters=(meter,), forecast_source="builtin"
+    )
+    await setup(hass, entry)
+    solar = entry.runtime_data.solar
+    assert solar is not None and solar.data is not None
+    for _ in range(12):  # the forecast sensor moves on every 5 minutes
+        freezer.tick(timedelta(minutes=5))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done()
+    await async_wait_recording_done(hass)
+    for minutes in range(0, 60, 5):
+        do_adhoc_statistics(hass, start=NOW + timedelta(minutes=minutes))
+    await async_wait_recording_done(hass)
+
+    history = await async_load_history(hass, entry, NOW + timedelta(hours=1))
+
+    assert [when for when, _ in history] == [dt_util.as_local(NOW)]
+    # A morning's rising forecast: its hourly mean lies between the hour's ends.
+    low, high = (solar.data.site.power_at(t) / 1000.0 for t in (NOW, NOW + HOUR))
+    assert 1.0 < low < high
+    assert 15.0 + low <= history[0][1] <= 15.0 + high
