@@ -86,7 +86,7 @@ def gross_load_history(
     forecast was recorded (arrays added to the site later, the forecast sensor
     disabled or its fetch failing), and taking that net midday load as gross
     counts the sun twice, so the plan waits for surplus that never comes and a
-    car misses its departure. Left out, the hour falls back to the other days
+    car can leave short. Left out, the hour falls back to the other days
     at that time, then to the caller's constant; a forecast reads 0 at night,
     so while it is recorded no hour goes missing.
     """
