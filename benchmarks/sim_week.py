@@ -30,11 +30,15 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 import highspy
 
 from custom_components.stekker.engine.charger import ChargerSpec
-from custom_components.stekker.engine.load_profile import expected_load_kw
+from custom_components.stekker.engine.load_profile import (
+    expected_load_kw,
+    gross_load_history,
+)
 from custom_components.stekker.engine.modes import (
     ChargeMode,
     ModeCharger,
@@ -97,6 +101,11 @@ class World:
     solar: list[float]  # real
     solar_forecast: list[float]  # as forecast (for the week + 2 days)
     building_expected: list[list[float]] = field(default_factory=list)  # per day
+    # Without a solar meter the history is net of the panels: the gross load
+    # learned from it plus the forecast of those slots (the product, issue 14),
+    # and the net history taken as gross (before the fix: the sun twice).
+    building_expected_rebuilt: list[list[float]] = field(default_factory=list)
+    building_expected_net: list[list[float]] = field(default_factory=list)
     price: list[float] = field(default_factory=list)
 
 
@@ -170,14 +179,55 @@ def build_world(seed: int = 7) -> World:
             sessions.append(Session(car, arrive, leave, need))
     world = World(chargers, sessions, building, history, solar, solar_forecast)
     world.price = [_price(i) for i in range(span)]
+    # The history's sun, from a generator of its own so the week stays as it was.
+    sky = random.Random(seed + 1)
+    past_cover = []
+    level = 50.0
+    for _ in range(len(history) // 4):
+        level = min(100.0, max(0.0, level + sky.gauss(0.0, 18.0)))
+        past_cover.append(level)
+    past_forecast_cover = [
+        min(100.0, max(0.0, c + sky.gauss(0.0, 25.0))) for c in past_cover
+    ]
+
+    def past_sun(when: datetime, cover: float) -> float:
+        middle = when + quarter / 2
+        power_w = array_power_w(
+            ROOF, LATITUDE, LONGITUDE, middle, cloud_cover_pct=cover
+        )
+        return power_w / 1000.0
+
+    history_net = [
+        (when, kw - past_sun(when, past_cover[i // 4]))
+        for i, (when, kw) in enumerate(history)
+    ]
+    history_forecast = [
+        (when, past_sun(when, past_forecast_cover[i // 4]))
+        for i, (when, _) in enumerate(history)
+    ]
     for day in range(DAYS):
         now = START + timedelta(days=day)
-        past = history + [
-            (START + i * quarter, building[i]) for i in range(day * SLOTS_PER_DAY)
+        week = range(day * SLOTS_PER_DAY)
+        past = history + [(START + i * quarter, building[i]) for i in week]
+        net = history_net + [
+            (START + i * quarter, building[i] - solar[i]) for i in week
+        ]
+        forecast = history_forecast + [
+            (START + i * quarter, solar_forecast[i]) for i in week
         ]
         slots = [now + i * quarter for i in range(SLOTS_PER_DAY + HORIZON)]
         world.building_expected.append(
             list(expected_load_kw(past, slots, fallback_kw=building[0]))
+        )
+        world.building_expected_rebuilt.append(
+            list(
+                expected_load_kw(
+                    gross_load_history(net, forecast), slots, fallback_kw=building[0]
+                )
+            )
+        )
+        world.building_expected_net.append(
+            list(expected_load_kw(net, slots, fallback_kw=building[0] - solar[0]))
         )
     return world
 
@@ -353,6 +403,7 @@ def planner(
     budget: bool = False,
     upside: bool = True,
     forecast_error: bool = True,
+    load_history: Literal["gross", "rebuilt", "net"] = "gross",
 ) -> Strategy:
     """The site plan, replanned each slot; a car runs at its slot-0 power.
 
@@ -362,6 +413,12 @@ def planner(
     behaviour) the plan's solar stage counts on the forecast's upside of the
     surplus (engine/surplus.py). Without `forecast_error` every slot is as it
     will really be (within the week).
+
+    `load_history` other than "gross" is a site without a solar meter: slot 0
+    is the net load measured plus the forecast (the product), and the load
+    history is net of the panels, made gross again with the forecast of its
+    slots ("rebuilt", the product) or taken as it is ("net", before issue 14's
+    fix: the sun counted twice).
 
     With `budget` the live cap also holds the import at the month peak so
     far, unless the plan chose a higher import for this slot.
@@ -397,11 +454,19 @@ def planner(
             return {}, math.inf
         n = min(HORIZON, max(c.departure_slot for c in cars))
         day, offset = divmod(slot, SLOTS_PER_DAY)
-        building = list(world.building_expected[day][offset : offset + n])
+        expected = {
+            "gross": world.building_expected,
+            "rebuilt": world.building_expected_rebuilt,
+            "net": world.building_expected_net,
+        }[load_history]
+        building = list(expected[day][offset : offset + n])
         solar = world.solar_forecast[slot : slot + n]
         known = 1 if forecast_error else max(0, min(n, WEEK - slot))
-        building[:known] = world.building[slot : slot + known]
-        solar[:known] = world.solar[slot : slot + known]
+        if load_history == "gross":
+            building[:known] = world.building[slot : slot + known]
+            solar[:known] = world.solar[slot : slot + known]
+        else:  # the grid meter's net load, the panels' forecast put back
+            building[0] = world.building[slot] - world.solar[slot] + solar[0]
         inp = PlanInput(
             slot_h=(SLOT_H,) * n,
             grid_limit_kw=(GTV_KW - PLAN_MARGIN_KW,) * n,

@@ -28,6 +28,10 @@ def test_sim_week() -> None:
         "_plan_only": run_week(world, planner(0.0, [], live_surplus=False)),
         "_no_upside": run_week(world, planner(0.0, [], upside=False)),
         "_no_forecast_error": run_week(world, planner(0.0, [], forecast_error=False)),
+        "_no_solar_meter": run_week(world, planner(0.0, [], load_history="rebuilt")),
+        "_no_solar_meter_net_history": run_week(
+            world, planner(0.0, [], load_history="net")
+        ),
         "_uncontrolled": run_week(world, uncontrolled, capped=False),
         "_equal_share": run_week(world, equal_share),
         "_min_surplus": run_week(world, min_and_surplus),
@@ -54,5 +58,7 @@ def test_sim_week() -> None:
     # The goals of issue 14: every kWh on time, solar within 2 % of the optimum.
     assert figures["sim_week_energy_on_time_pct"] == 100.0
     assert figures["sim_week_solar_vs_optimum_pct"] >= 98.0
+    # Also without a solar meter, the load history made gross (issue 14).
+    assert figures["sim_week_energy_on_time_pct_no_solar_meter"] == 100.0
     if out := os.environ.get("STEKKER_BENCH_OUT"):
         (Path(out) / "sim_week.json").write_text(json.dumps(figures))

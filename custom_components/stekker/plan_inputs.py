@@ -9,18 +9,25 @@ slot is a whole quarter. Per slot:
   counts only until its hold ends) and, with a quarter-hour budget, the budget
   (slot 0: what the rest of the current quarter may average, which is above
   the budget when the quarter so far was below it);
-- the building load expected from the recorder's hourly statistics of the
-  site's building-load sensor (engine.load_profile: the same weekday and hour
-  over the last four weeks, median; with short history the same hour over all
-  days, else the current load held flat; slot 0 is the load measured now, or last measured while the
-  meters are down, 0 before any reading);
+- the gross building load (before the panels) expected from the recorder's
+  hourly statistics of the site's building-load sensor (engine.load_profile:
+  the same weekday and hour over the last four weeks, median; with short
+  history the same hour over all days, else the load now held flat); slot 0
+  is the load measured now, or last measured while the meters are down, 0
+  before any reading;
 - the solar forecast of the site's arrays (0 without arrays); slot 0 is the
   solar measured now where a solar meter measures it (the forecast misses a
   passing cloud by a large part of the roof's output, the meter does not);
-  without one, the load measured now is net of the panels, so slot 0's load
-  gets their forecast output back and the slot nets to what the meter reads;
 - the price, when a price sensor with prices ahead or a price action is set
   (see engine.prices and price_actions).
+
+A site with arrays but no solar meter measures its building load net of the
+panels, now and in its history. The load now gets the panels' forecast output
+back (slot 0 then nets to what the meter reads); each past hour gets the
+recorded statistics of the site's solar forecast power sensor back, and an
+hour without them is left out (engine.load_profile.gross_load_history says
+why). So the forecast is subtracted from the gross load once, not from a load
+the sun already lowered.
 """
 
 from dataclasses import dataclass
@@ -37,8 +44,10 @@ from homeassistant.util import dt as dt_util
 from .const import CONF_PRICE_ENTITY, DOMAIN
 from .coordinator import HeadroomCoordinator
 from .engine.grid_limit import lowest_between
-from .engine.load_profile import RECENT_WEEKS, expected_load_kw
+from .engine.headroom import Headroom
+from .engine.load_profile import RECENT_WEEKS, expected_load_kw, gross_load_history
 from .engine.prices import price_points, slot_prices
+from .engine.site import MeterRole
 from .runtime import StekkerConfigEntry
 
 SLOT: Final = timedelta(minutes=15)
@@ -80,25 +89,53 @@ def building_load_entity(hass: HomeAssistant, entry: StekkerConfigEntry) -> str 
     )
 
 
+def solar_forecast_entity(hass: HomeAssistant, entry: StekkerConfigEntry) -> str | None:
+    """The site's solar forecast power sensor, whose statistics say what the
+    panels made in the hours the building load was measured net of them."""
+    return er.async_get(hass).async_get_entity_id(
+        Platform.SENSOR, DOMAIN, f"{entry.entry_id}_site_solar_forecast_power"
+    )
+
+
 async def async_load_history(
-    hass: HomeAssistant, entity_id: str, now: datetime
+    hass: HomeAssistant, entry: StekkerConfigEntry, now: datetime
 ) -> list[tuple[datetime, float]]:
-    """Hourly mean building load of the last four weeks (local start, kW)."""
+    """Hourly mean gross building load of the last four weeks (local start, kW).
+
+    Without a solar meter but with arrays, the net history plus the forecast
+    power's history of the same hours; nothing without the recorder.
+    """
+    building = building_load_entity(hass, entry)
+    if building is None or "recorder" not in hass.config.components:
+        return []
+    runtime = entry.runtime_data
+    net = runtime.solar is not None and not any(
+        meter.role is MeterRole.SOLAR for meter in runtime.meters.values()
+    )
+    solar = solar_forecast_entity(hass, entry) if net else None
+    ids = {building} if solar is None else {building, solar}
     rows = await get_instance(hass).async_add_executor_job(
         statistics_during_period,
         hass,
         now - timedelta(weeks=RECENT_WEEKS),
         now,
-        {entity_id},
+        ids,
         "hour",
         {"power": UnitOfPower.KILO_WATT},
         {"mean"},
     )
-    return [
-        (dt_util.as_local(dt_util.utc_from_timestamp(row["start"])), mean)
-        for row in rows.get(entity_id, [])
-        if (mean := row.get("mean")) is not None
-    ]
+
+    def means(entity_id: str) -> list[tuple[datetime, float]]:
+        return [
+            (dt_util.as_local(dt_util.utc_from_timestamp(row["start"])), mean)
+            for row in rows.get(entity_id, [])
+            if (mean := row.get("mean")) is not None
+        ]
+
+    if not net:
+        return means(building)
+    # Without the forecast's statistics no hour is known gross.
+    return gross_load_history(means(building), means(solar) if solar else [])
 
 
 async def async_site_series(
@@ -108,34 +145,31 @@ async def async_site_series(
     runtime = entry.runtime_data
     bounds = slot_bounds(now, slots)
     slot_h = tuple((end - start).total_seconds() / 3600.0 for start, end in bounds)
-
-    headroom = runtime.headroom
-    # The last measured load, also while the meters are down (0 before any).
-    current_kw = headroom.data.building_load_kw if headroom.data is not None else 0.0
-    entity_id = building_load_entity(hass, entry)
-    history = (
-        await async_load_history(hass, entity_id, now)
-        if entity_id is not None and "recorder" in hass.config.components
-        else []
-    )
     local = [(dt_util.as_local(start), dt_util.as_local(end)) for start, end in bounds]
-    # Slot 0 is the load measured now; the later ones are expected.
-    expected = expected_load_kw(
-        history, [start for start, _ in local], current_kw, resolution_min=60
-    )
-    building = (current_kw, *expected[1:])[: len(expected)]
 
     forecast = runtime.solar.data if runtime.solar is not None else None
     solar = [
         forecast.site.energy_kwh(start, end) / hours if forecast and hours else 0.0
         for (start, end), hours in zip(bounds, slot_h, strict=True)
     ]
-    if headroom.data is not None and headroom.data.solar_kw is not None:
-        solar[0] = headroom.data.solar_kw  # measured, as the load now
-    elif headroom.data is not None:
-        # Without a solar meter the load measured now is net of the panels:
-        # their forecast output is put back, so the slot nets to the measurement.
-        building = (building[0] + solar[0], *building[1:])
+    headroom = runtime.headroom
+    # The last reading, also while the meters are down; None before any.
+    measured: Headroom | None = headroom.data
+    if measured is None:
+        current_kw = 0.0
+    elif measured.solar_kw is not None:
+        current_kw = measured.building_load_kw
+        solar[0] = measured.solar_kw  # measured, as the load now
+    else:
+        # Net of the panels: their forecast output is put back, so slot 0 nets
+        # to the measurement and the load held flat is the gross load.
+        current_kw = measured.building_load_kw + solar[0]
+    history = await async_load_history(hass, entry, now)
+    # Slot 0 is the load measured now; the later ones are expected.
+    expected = expected_load_kw(
+        history, [start for start, _ in local], current_kw, resolution_min=60
+    )
+    building = (current_kw, *expected[1:])[: len(expected)]
     quarter = headroom.quarter
     return SiteSeries(
         start=now,

@@ -5,7 +5,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from custom_components.stekker.engine.load_profile import expected_load_kw
+from custom_components.stekker.engine.load_profile import (
+    expected_load_kw,
+    gross_load_history,
+)
 
 # Monday 2026-11-30 18:00 local (a fixed offset stands in for the site's zone).
 NOW = datetime(2026, 11, 30, 18, 0, tzinfo=UTC)
@@ -77,3 +80,14 @@ def test_hourly_statistics_cover_every_quarter_of_their_hour() -> None:
 def test_resolution_must_divide_a_day(resolution: int) -> None:
     with pytest.raises(ValueError):
         expected_load_kw([], [NOW], 0.0, resolution_min=resolution)
+
+
+def test_gross_load_puts_the_solar_of_each_period_back() -> None:
+    hours = [NOW - timedelta(hours=h) for h in range(4, 0, -1)]
+    net = [(h, 10.0 - i) for i, h in enumerate(hours)]
+    solar = [(hours[1], 2.5), (hours[2], 0.0), (hours[3], float("nan"))]
+    got = gross_load_history(net, solar)
+    # The first hour has no solar value: left out, not taken as gross.
+    assert got[:2] == [(hours[1], 11.5), (hours[2], 8.0)]
+    assert len(got) == 3 and got[2][1] != got[2][1]  # NaN stays missing
+    assert gross_load_history(net, []) == []

@@ -10,6 +10,10 @@ constant the caller gives (e.g. the building's current load).
 
 Times are the caller's: give them in the site's local time zone (aware or
 naive, but all alike), so weekday and time of day are the building's.
+
+The history must be of the gross load, before the panels: the caller
+subtracts the solar forecast from the expectation. A load measured net of
+the panels (no solar meter) is made gross first (gross_load_history).
 """
 
 from collections import defaultdict
@@ -67,3 +71,24 @@ def expected_load_kw(
         day = same_time.get(minute, [])
         expected.append(median(day) if len(day) >= MIN_SAME_TIME else fallback_kw)
     return tuple(expected)
+
+
+def gross_load_history(
+    net: Sequence[tuple[datetime, float]],
+    solar: Sequence[tuple[datetime, float]],
+) -> list[tuple[datetime, float]]:
+    """The gross load per period: the net load plus the solar of the same period.
+
+    For a site whose load is measured net of its panels (no solar meter), with
+    `solar` the best known estimate of what the panels made (the forecast
+    recorded then). A period without a solar value is left out rather than
+    taken as gross: the panels may well have been on the roof before the
+    forecast was recorded (arrays added to the site later, the forecast sensor
+    disabled or its fetch failing), and taking that net midday load as gross
+    counts the sun twice, so the plan waits for surplus that never comes and a
+    car can leave short. Left out, the hour falls back to the other days
+    at that time, then to the caller's constant; a forecast reads 0 at night,
+    so while it is recorded no hour goes missing.
+    """
+    made = dict(solar)
+    return [(when, kw + made[when]) for when, kw in net if when in made]
