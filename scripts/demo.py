@@ -952,7 +952,16 @@ class Demo:
             ) == len(CHARGERS) + len(ENTITY_CHARGERS):
                 return states
             time.sleep(1.0)
-        raise DemoError("the site's headroom and charger setpoints did not get numbers")
+        missing = [
+            f"{s['entity_id']}={s['state']}"
+            for s in states
+            if s["entity_id"].endswith(("available_charging_power", "_setpoint"))
+            and not numeric([s], s["entity_id"])
+        ]
+        raise DemoError(
+            "the site's headroom and charger setpoints did not get numbers: "
+            + (", ".join(missing) or "no such entities")
+        )
 
     def check_energy_forecast(self, site_entry_id: str) -> None:
         """The Energy integration serves the site's forecast, and it can be picked."""
