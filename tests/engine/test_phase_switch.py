@@ -26,9 +26,7 @@ def step(
     spec: ChargerSpec = A3,
     connected: bool = True,
 ) -> PhaseStep:
-    return phase_step(
-        spec, mode, connected, surplus_kw, measured_a, V, mem, now, CFG
-    )
+    return phase_step(spec, mode, connected, surplus_kw, measured_a, V, mem, now, CFG)
 
 
 def to_one_phase(now: float, mem: PhaseMemory = FRESH) -> PhaseMemory:
