@@ -138,6 +138,11 @@ def test_one_phase_chargers_and_refused_writes_never_switch() -> None:
     out = step(PhaseMemory(), 100.0, spec=b1)
     assert (out.hold, out.write, out.memory) == (False, None, PhaseMemory())
     assert switched_spec(b1, PhaseMemory(phases=1)) == b1
+    # One that cannot be paused could not be held at 0 A for the switch.
+    steady = ChargerSpec("c", 3, can_pause=False)
+    assert step(step(FRESH, 0.0, spec=steady).memory, 60.0, spec=steady) == PhaseStep(
+        FRESH, hold=False, write=None
+    )
     refused = phase_refused(PhaseMemory(target=1), 3)
     assert refused == PhaseMemory(phases=3, refused=True)
     for t in (0.0, 60.0, 120.0):

@@ -9,8 +9,9 @@ wears the contactor, so it is made only after the surplus asked for it for
 be raised again. On one phase an Alfen socket loads L1, so it is accounted as a
 one-phase charger on L1 (:func:`switched_spec`).
 
-Only three-phase chargers in a solar mode switch down; outside the solar modes,
-or without a car, a switched charger goes back to three phases (within the cap).
+Only three-phase chargers that can be paused, in a solar mode, switch down;
+outside the solar modes, or without a car, a switched charger goes back to three
+phases at once (still paused first, and within the cap).
 A write the station refuses is never tried again: the caller records it with
 :func:`phase_refused` and the charger carries on as the station reads.
 """
@@ -90,7 +91,7 @@ def phase_step(
     ``surplus_kw`` is the solar surplus this car could have (None: unknown, no
     switch on a guess); ``measured_a`` its highest phase current now.
     """
-    if spec.phases != 3 or memory.refused:
+    if spec.phases != 3 or not spec.can_pause or memory.refused:
         return PhaseStep(memory, hold=False, write=None)
     recent = tuple(t for t in memory.switches if now - t < _HOUR_S)
     mem = replace(memory, switches=recent)
