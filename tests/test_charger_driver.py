@@ -322,6 +322,7 @@ async def test_alfen_phases_are_read_and_switched_where_allowed(
     driver = ModbusChargerDriver(hub, THREE, endpoint, 1, CHARGER_PROFILES["alfen_eve"])
     abb = ModbusChargerDriver(hub, THREE, endpoint, 1, CHARGER_PROFILES["abb_terra_ac"])
     await driver.async_start()
+    assert (driver.switches_phases, abb.switches_phases) == (True, False)
     try:
         assert (await driver.read(1.0, {})).phases == 3
         assert await driver.write_phases(1) is False  # the station does not allow it

@@ -421,6 +421,11 @@ class ModbusChargerDriver:
             phases=_phases(values.get(PHASES_USED)),
         )
 
+    @property
+    def switches_phases(self) -> bool:
+        """Whether its profile has the phases register (its station may still refuse)."""
+        return any(f.key == PHASES_USED for f in self.profile.fields)
+
     async def write_phases(self, phases: int) -> bool:
         """Switch the phases the car is charged on; False if the charger refuses
         (it has no such register, or its station does not allow switching)."""

@@ -8,7 +8,9 @@ from custom_components.stekker.engine.phase_switch import (
     PhaseSwitchConfig,
     phase_refused,
     phase_step,
+    phases_read,
     switched_spec,
+    wired_spec,
 )
 
 V = 230.0
@@ -147,3 +149,19 @@ def test_one_phase_chargers_and_refused_writes_never_switch() -> None:
     assert refused == PhaseMemory(phases=3, refused=True)
     for t in (0.0, 60.0, 120.0):
         assert step(refused, t) == PhaseStep(refused, hold=False, write=None)
+
+
+def test_the_station_reading_wins_and_unknown_is_three_phases() -> None:
+    # Unknown: accounted as configured, on all three phases (the worse).
+    assert wired_spec(A3, None) == A3
+    assert wired_spec(A3, 3) == A3
+    assert wired_spec(A3, 1).loaded_phases == ("l1",)
+    b1 = ChargerSpec("b", 1, "l2")
+    assert wired_spec(b1, 3) == b1
+    # A write that timed out but landed: memory takes it, counted as a switch.
+    pausing = PhaseMemory(target=1, stopped_since=10.0, switches=(5.0,))
+    assert phases_read(pausing, 1, 50.0) == PhaseMemory(phases=1, switches=(5.0, 50.0))
+    assert phases_read(pausing, 3, 50.0) is pausing
+    assert phases_read(pausing, None, 50.0) is pausing
+    refused = phase_refused(FRESH, 3)
+    assert phases_read(refused, 1, 9.0) == PhaseMemory(1, switches=(9.0,), refused=True)

@@ -14,6 +14,10 @@ outside the solar modes, or without a car, a switched charger goes back to three
 phases at once (still paused first, and within the cap).
 A write the station refuses is never tried again: the caller records it with
 :func:`phase_refused` and the charger carries on as the station reads.
+What the station reads always wins over memory (:func:`phases_read`): a write
+that timed out may have landed, and until the station tells, the charger is
+accounted on three phases (:func:`wired_spec`), which loads L1 as much as one
+phase would and the other phases too.
 """
 
 from dataclasses import dataclass, replace
@@ -67,6 +71,23 @@ def switched_spec(spec: ChargerSpec, memory: PhaseMemory) -> ChargerSpec:
     if spec.phases == 3 and memory.phases == 1:
         return replace(spec, phases=1, phase="l1")
     return spec
+
+
+def wired_spec(spec: ChargerSpec, phases_read: int | None) -> ChargerSpec:
+    """The charger as its station reads it; as configured while it cannot tell."""
+    if phases_read is None:
+        return spec
+    return switched_spec(spec, PhaseMemory(phases=phases_read))
+
+
+def phases_read(memory: PhaseMemory, phases: int | None, now: float) -> PhaseMemory:
+    """Memory as the station reads: a switch memory does not know of (a write
+    that timed out but landed, or one made elsewhere) counts as made now."""
+    if phases is None or phases == memory.phases:
+        return memory
+    return PhaseMemory(
+        phases=phases, switches=(*memory.switches, now), refused=memory.refused
+    )
 
 
 def phase_refused(memory: PhaseMemory, phases_read: int) -> PhaseMemory:
