@@ -5,6 +5,7 @@ The real integration drives a simulated Alfen station over Modbus (register
 6 A is 1.38 kW on one phase and 4.14 kW on three.
 """
 
+import asyncio
 import logging
 from collections.abc import Callable
 
@@ -14,7 +15,7 @@ from homeassistant.core import HomeAssistant
 from custom_components.stekker.balancer import Charger
 from custom_components.stekker.engine.phase_switch import PhaseMemory
 from simsite.cars import Car
-from simsite.site import SimulatedSite
+from simsite.site import ALFEN_PHASES, SimulatedSite
 
 from .closed_loop import Loop, alfen_charger, closed_loop, entity_charger
 from .test_modes_loop import set_mode
@@ -240,4 +241,75 @@ async def test_the_fuse_on_l1_counts_the_switched_car(
         assert site.history[-1].setpoints_a["Sun"] == 0.0
         # Above for at most the car's lag and one control cycle.
         assert site.longest_run_above(phase_a=25.0) <= 2
+        assert site.switched_under_load == []
+
+
+async def test_a_phase_write_that_times_out_is_taken_as_the_station_reads(
+    hass: HomeAssistant,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The station answers the phase write only after 1.5 s, past the bound:
+    the balancer gives up on it (no switch counted, the car stays held) while
+    the write lands late. The station then reads one phase: that is taken,
+    the switch counted once, and the car charges on L1."""
+    load = Load(0.0, 0.0, 0.0)
+    load.exporting(2.5)
+    site = SimulatedSite(load, {"Sun": Car("sun")}, alfen_sockets=1, start_s=NOON)
+    site.allow_phase_switching("Sun")
+    assert site.station is not None
+    site.station.slow_writes[ALFEN_PHASES.address] = 1.5
+    async with closed_loop(
+        hass, site, {"Sun": alfen_charger(1)}, site_data=site_data(), options=FAST
+    ) as loop:
+        await set_mode(hass, "sun", "solar")
+        caplog.set_level(logging.WARNING)
+        await run_until(loop, lambda: "Cannot switch Sun" in caplog.text, 150)
+        assert memory(loop).switches == ()
+        assert memory(loop).target == 1  # still held for the switch
+        assert the_charger(loop).limited_by == "phase_switch"
+        await run_until(loop, lambda: memory(loop).phases == 1, 200)
+        assert len(memory(loop).switches) == 1
+        await loop.cycle()  # the station applies it at its next step
+        assert socket_phases(site) == 1
+        await run_until(loop, lambda: site.cars["Sun"].draw_a > 0.0, 150)
+        await loop.cycle(30)
+        assert 10.0 <= site.history[-1].setpoints_a["Sun"] <= 11.0
+        assert len(memory(loop).switches) == 1
+        assert site.switched_under_load == []
+        # Let a retried write the balancer gave up on land before the teardown.
+        await asyncio.sleep(1.6)
+
+
+async def test_a_station_that_drops_out_during_the_pause_starts_it_over(
+    hass: HomeAssistant,
+) -> None:
+    """Unreadable, the car's draw is unknown: the pause is not counted across
+    the gap, and the switch comes 30 s after the station answers again."""
+    load = Load(0.0, 0.0, 0.0)
+    load.exporting(2.5)
+    site = SimulatedSite(load, {"Sun": Car("sun")}, alfen_sockets=1, start_s=NOON)
+    site.allow_phase_switching("Sun")
+    assert site.station is not None
+    async with closed_loop(
+        hass, site, {"Sun": alfen_charger(1)}, site_data=site_data(), options=FAST
+    ) as loop:
+        await set_mode(hass, "sun", "solar")
+        await run_until(loop, lambda: memory(loop).stopped_since is not None, 80)
+        await loop.cycle(20)
+        await site.station.stop()
+        await loop.cycle(5)
+        assert the_charger(loop).reading is None
+        assert memory(loop).stopped_since is None and memory(loop).target == 1
+        # Unknown: accounted on all three phases.
+        assert the_charger(loop).wired_spec.phases == 3
+        await site.station.start()
+        for _ in range(100):  # the hub waits out its reconnect back-off
+            await asyncio.sleep(0.1)
+            await loop.cycle()
+            if the_charger(loop).reading is not None:
+                break
+        back = loop.time_s
+        assert memory(loop).stopped_since == back  # counted from here
+        switched = await run_until(loop, lambda: socket_phases(site) == 1, 60)
+        assert switched - back >= 30.0
         assert site.switched_under_load == []

@@ -561,7 +561,8 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
                 switched = await charger.switcher.write_phases(phases)
         except (ChargerError, TimeoutError) as err:
             LOGGER.warning(
-                "Cannot switch %s to %s phases, trying again after another pause: %r",
+                "Cannot switch %s to %d-phase charging, trying again after another"
+                " pause: %r",
                 charger.name,
                 phases,
                 err,
