@@ -7,7 +7,9 @@ The real integration drives a simulated Alfen station over Modbus (register
 
 import asyncio
 import logging
+import random
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from homeassistant.core import HomeAssistant
@@ -313,3 +315,90 @@ async def test_a_station_that_drops_out_during_the_pause_starts_it_over(
         switched = await run_until(loop, lambda: socket_phases(site) == 1, 60)
         assert switched - back >= 30.0
         assert site.switched_under_load == []
+
+
+def scenario(seed: int) -> dict[str, Any]:
+    """A seeded site: one or two Alfen sockets (the first allows switching, the
+    second maybe), a solar export that steps, more building load on L1."""
+    rng = random.Random(seed)
+    fuse = rng.choice([25.0, 32.0, 40.0])
+    sockets = rng.choice([1, 2])
+    segments = []
+    for i in range(rng.randint(5, 7)):
+        # kW exported net: by turns enough for one phase only and for three;
+        # now and then nothing.
+        export_kw = rng.uniform(1.6, 3.8) if i % 2 == 0 else rng.uniform(4.5, 9.0)
+        if rng.random() < 0.2:
+            export_kw = 0.0
+        # The building draws this much more on L1 (exporting it on L2 and L3).
+        l1_a = rng.uniform(0.0, 0.5) * fuse
+        segments.append((rng.randint(100, 200), export_kw, l1_a))
+    return {
+        "fuse": fuse,
+        "sockets": sockets,
+        "second_switches": rng.random() < 0.5,
+        "modes": ["solar", rng.choice(["solar", "min_solar", "fast"])][:sockets],
+        "segments": segments,
+    }
+
+
+@pytest.mark.parametrize("seed", range(5))
+async def test_random_surplus_never_switches_under_load_nor_overloads_l1(
+    hass: HomeAssistant, seed: int
+) -> None:
+    """Every cycle: no setpoint between 0 and 6 A, and a socket on one phase
+    is counted on L1 only. Over the run: no switch while a car drew, at most
+    four switches per socket in any hour, no phase over its fuse for longer
+    than the car's lag and two cycles (the building alone stays under it)."""
+    s = scenario(seed)
+    names = ["A", "B"][: s["sockets"]]
+    load = Load(0.0, 0.0, 0.0)
+    cars = {name: Car(name.lower()) for name in names}
+    site = SimulatedSite(load, cars, alfen_sockets=len(names), start_s=NOON)
+    site.allow_phase_switching("A")
+    if s["second_switches"] and len(names) == 2:
+        site.allow_phase_switching("B")
+    switches: dict[str, list[float]] = {name: [] for name in names}
+    last = dict.fromkeys(names, 3)
+
+    def check(loop: Loop) -> None:
+        for name in names:
+            amps = loop.site.history[-1].setpoints_a[name]
+            assert amps == 0.0 or amps >= 6.0, (name, amps, s)
+            if socket_phases(loop.site, name) != last[name]:
+                last[name] = socket_phases(loop.site, name)
+                switches[name].append(loop.time_s)
+            charger = the_charger(loop, name)
+            if charger.reading is not None and charger.reading.phases == 1:
+                assert charger.account is not None
+                assert set(charger.account.credit_a) == {"l1"}, s
+
+    async with closed_loop(
+        hass,
+        site,
+        {name: alfen_charger(unit) for unit, name in enumerate(names, 1)},
+        site_data=site_data(fuse_a=s["fuse"]),
+        options=FAST,
+    ) as loop:
+        for name, mode in zip(names, s["modes"], strict=True):
+            await set_mode(hass, name.lower(), mode)
+        loop.on_cycle.append(check)
+        for cycles, export_kw, l1_a in s["segments"]:
+            load.exporting(export_kw)
+            load.watts[0] += l1_a * V
+            load.watts[1] -= l1_a * V / 2
+            load.watts[2] -= l1_a * V / 2
+            await loop.cycle(cycles)
+        print(
+            "SWITCHES",
+            seed,
+            {n: len(t) for n, t in switches.items()},
+            s["modes"],
+            s["second_switches"],
+            flush=True,
+        )
+        assert site.switched_under_load == [], s
+        for times in switches.values():
+            for i, t in enumerate(times):
+                assert sum(1 for u in times[i:] if u - t < 3600.0) <= 4, s
+        assert site.longest_run_above(phase_a=s["fuse"]) <= 3, s
