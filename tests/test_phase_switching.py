@@ -15,6 +15,7 @@ import pytest
 from homeassistant.core import HomeAssistant
 
 from custom_components.stekker.balancer import Charger
+from custom_components.stekker.diagnostics import async_get_config_entry_diagnostics
 from custom_components.stekker.engine.phase_switch import PhaseMemory
 from simsite.cars import Car
 from simsite.site import ALFEN_PHASES, SimulatedSite
@@ -208,6 +209,17 @@ async def test_a_station_that_refuses_is_not_asked_again(
         assert memory(loop) == PhaseMemory(phases=3, refused=True)
         assert hass.states.get("sensor.van_phases_in_use") is None
         assert the_charger(loop, "Van").phase_memory is None
+        diagnostics = await async_get_config_entry_diagnostics(hass, loop.entry)
+        sun, van = diagnostics["balancer"]["chargers"]
+        assert sun["phases"] == {
+            "phases": 3,
+            "target": None,
+            "wanted_since": None,
+            "stopped_since": None,
+            "switches": (),
+            "refused": True,
+        }
+        assert van["phases"] is None
 
 
 async def test_the_fuse_on_l1_counts_the_switched_car(
