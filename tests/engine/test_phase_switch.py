@@ -1,5 +1,8 @@
 """Phase switching worked by hand at 230 V: 6 A is 1.38 kW on one phase, 4.14 kW on three."""
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from custom_components.stekker.engine.charger import ChargerSpec
 from custom_components.stekker.engine.modes import ChargeMode
 from custom_components.stekker.engine.phase_switch import (
@@ -165,3 +168,60 @@ def test_the_station_reading_wins_and_unknown_is_three_phases() -> None:
     assert phases_read(pausing, None, 50.0) is pausing
     refused = phase_refused(FRESH, 3)
     assert phases_read(refused, 1, 9.0) == PhaseMemory(1, switches=(9.0,), refused=True)
+
+
+SOLAR_MOSTLY = [ChargeMode.SOLAR] * 4 + [ChargeMode.MIN_SOLAR, *ChargeMode]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(1, 30),  # cycles this lasts
+            st.sampled_from(SOLAR_MOSTLY),
+            st.sampled_from([True, True, True, False]),  # connected
+            st.one_of(  # surplus kW: for one phase, for three, too little, unknown
+                st.floats(1.4, 4.1),
+                st.floats(4.2, 10.0),
+                st.floats(0.0, 1.3),
+                st.none(),
+            ),
+            st.sampled_from([0.0, 0.0, 0.0, 0.3, 0.49, 0.5, 6.0, None]),  # measured A
+            st.floats(1.0, 20.0),  # seconds per cycle
+            st.sampled_from([True] * 9 + [False]),  # the station accepts a write
+        ),
+        max_size=60,
+    ),
+    st.integers(1, 4),  # switches an hour
+)
+@settings(max_examples=300, deadline=None)
+def test_switches_only_after_a_measured_pause_and_within_the_cap(
+    spans: list[tuple[int, ChargeMode, bool, float | None, float | None, float, bool]],
+    cap: int,
+) -> None:
+    """Whatever the modes, surpluses and readings: a write comes only on a held
+    cycle after the car measured below 0.5 A on every cycle of the last 30 s
+    (30 s at least), at most the cap in any hour, none after a refusal."""
+    config = PhaseSwitchConfig(max_per_hour=cap)
+    mem, now = FRESH, 0.0
+    stopped_from: float | None = None  # since when every reading was < 0.5 A
+    writes: list[float] = []
+    refused = False
+    for count, mode, connected, surplus, measured, dt, accepts in spans:
+        for _ in range(count):
+            now += dt
+            if measured is None or measured >= 0.5:
+                stopped_from = None
+            elif stopped_from is None:
+                stopped_from = now
+            out = phase_step(
+                A3, mode, connected, surplus, measured, V, mem, now, config
+            )
+            mem = out.memory
+            if out.write is None:
+                continue
+            assert out.hold and not refused
+            assert stopped_from is not None and now - stopped_from >= config.pause_s
+            writes.append(now)
+            assert sum(1 for t in writes if now - t < 3600.0) <= cap
+            if not accepts:
+                mem, refused = phase_refused(mem, 3), True
