@@ -18,7 +18,7 @@ from custom_components.stekker.balancer import Charger
 from custom_components.stekker.diagnostics import async_get_config_entry_diagnostics
 from custom_components.stekker.engine.phase_switch import PhaseMemory
 from simsite.cars import Car
-from simsite.site import ALFEN_PHASES, SimulatedSite
+from simsite.site import ALFEN, ALFEN_PHASES, SimulatedSite
 
 from .closed_loop import Loop, alfen_charger, closed_loop, entity_charger
 from .test_modes_loop import set_mode
@@ -414,3 +414,34 @@ async def test_random_surplus_never_switches_under_load_nor_overloads_l1(
             for i, t in enumerate(times):
                 assert sum(1 for u in times[i:] if u - t < 3600.0) <= 4, s
         assert site.longest_run_above(phase_a=s["fuse"]) <= 3, s
+
+
+async def test_a_socket_raised_by_another_master_during_the_pause_is_not_switched(
+    hass: HomeAssistant,
+) -> None:
+    """Mid-pause something else sets the socket to 10 A and the car draws: the
+    pause starts over; the switch comes 30 s after the car stopped again."""
+    load = Load(0.0, 0.0, 0.0)
+    load.exporting(2.5)
+    site = SimulatedSite(load, {"Sun": Car("sun")}, alfen_sockets=1, start_s=NOON)
+    site.allow_phase_switching("Sun")
+    assert site.station is not None
+    async with closed_loop(
+        hass, site, {"Sun": alfen_charger(1)}, site_data=site_data(), options=FAST
+    ) as loop:
+        await set_mode(hass, "sun", "solar")
+        await run_until(loop, lambda: memory(loop).stopped_since is not None, 80)
+        await loop.cycle(20)
+        old_pause = memory(loop).stopped_since
+        assert old_pause is not None
+        site.station.set_fields(1, (ALFEN.setpoint,), {ALFEN.setpoint.key: 10.0})
+        drew = []
+        loop.on_cycle.append(
+            lambda lp: drew.append(lp.time_s) if site.cars["Sun"].draw_a else None
+        )
+        switched = await run_until(loop, lambda: socket_phases(site) == 1, 80)
+        assert drew  # the car drew, so the pause had to start over
+        stopped = drew[-1] + 1.0  # first cycle it was measured stopped again
+        assert switched - old_pause > 30.0 + 10.0
+        assert switched - stopped >= 30.0
+        assert site.switched_under_load == []

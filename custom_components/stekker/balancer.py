@@ -513,7 +513,7 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
         at 0 A, one whose pause is over is switched after the setpoints.
 
         The surplus it could have is what the grid exports plus its own draw;
-        a charger that is not steered now restarts its pause.
+        a charger that is not steered now (or not obeying) restarts its pause.
         """
         held: dict[str, Ceiling] = {}
         volts = self.headroom.site.voltage_v
@@ -523,7 +523,7 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
             if memory is None:
                 continue
             reading = charger.reading
-            if reading is None or not charger.steered:
+            if reading is None or not (charger.steered and charger.obeying):
                 charger.phase_memory = replace(memory, stopped_since=None)
                 continue
             step = phase_step(
