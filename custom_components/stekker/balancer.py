@@ -577,6 +577,8 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
             charger.phase_memory = phase_refused(
                 before, charger.phases_in_use or before.phases
             )
+            return
+        LOGGER.info("%s switched to %d-phase charging", charger.name, phases)
 
     def _check_fallbacks(self) -> None:
         """Warn when the chargers' fallback currents together exceed a limit.
