@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
 
 from custom_components.stekker.balancer import Charger
 from custom_components.stekker.diagnostics import async_get_config_entry_diagnostics
@@ -21,6 +22,8 @@ from simsite.cars import Car
 from simsite.site import ALFEN, ALFEN_PHASES, SimulatedSite
 
 from .closed_loop import Loop, alfen_charger, closed_loop, entity_charger
+from .conftest import modbus_meter, site_entry
+from .test_charger_flow import LIMITS, open_flow
 from .test_modes_loop import set_mode
 
 NOON = 12 * 3600.0
@@ -445,3 +448,48 @@ async def test_a_socket_raised_by_another_master_during_the_pause_is_not_switche
         assert switched - old_pause > 30.0 + 10.0
         assert switched - stopped >= 30.0
         assert site.switched_under_load == []
+
+
+async def test_a_socket_added_through_the_flow_shows_its_phases(
+    hass: HomeAssistant,
+) -> None:
+    """An Alfen socket added through the charger flow has a Phases in use
+    sensor; one set up as one-phase does not (it never switches)."""
+    load = Load(0.0, 0.0, 0.0)
+    cars = {"Eve 1": Car("a"), "Eve 2": Car("b")}
+    site = SimulatedSite(load, cars, alfen_sockets=2, start_s=NOON)
+    await site.start()
+    try:
+        site.step(NOON, 1.0, {})
+        entry = site_entry(modbus_meter(site.meter_port))
+        entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+        for unit, phases in ((1, "3"), (2, "1")):
+            flow_id = await open_flow(hass, entry.entry_id, "modbus")
+            result = await hass.config_entries.subentries.async_configure(
+                flow_id,
+                {
+                    "name": f"Eve {unit}",
+                    "host": "127.0.0.1",
+                    "port": site.charger_port,
+                    "unit_id": unit,
+                    "profile": "alfen_eve",
+                    **LIMITS,
+                    "phases": phases,
+                },
+            )
+            assert result["step_id"] == "verify"
+            result = await hass.config_entries.subentries.async_configure(
+                flow_id, {"next_step_id": "save"}
+            )
+            assert result["type"] is FlowResultType.CREATE_ENTRY
+            await hass.async_block_till_done()
+        state = hass.states.get("sensor.eve_1_phases_in_use")
+        assert state is not None
+        assert (state.state, state.name) == ("3", "Eve 1 Phases in use")
+        assert hass.states.get("sensor.eve_2_phases_in_use") is None
+        assert hass.states.get("sensor.eve_2_limited_by") is not None
+        await hass.config_entries.async_unload(entry.entry_id)
+    finally:
+        await site.stop()
