@@ -38,12 +38,15 @@ class Car:
     target_soc: float = 1.0
     connected: bool = True
     lag_cycles: int = 1
+    # Phases the charger gives: a three-phase car on a socket switched to one
+    # phase draws on L1 only.
+    socket_phases: Literal[1, 3] = 3
     _draw_a: float = field(default=0.0, init=False, repr=False)
     _target_a: float = field(default=0.0, init=False, repr=False)
     _ramp_a: float = field(default=0.0, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.phases not in (1, 3):
+        if self.phases not in (1, 3) or self.socket_phases not in (1, 3):
             raise ValueError(f"{self.name}: phases must be 1 or 3")
         if self.phase not in PHASES:
             raise ValueError(f"{self.name}: phase must be one of {PHASES}")
@@ -82,11 +85,16 @@ class Car:
             self._draw_a = target
         else:
             self._draw_a += math.copysign(self._ramp_a, gap)
-        energy_kwh = self._draw_a * voltage_v * self.phases * dt_s / 3_600_000.0
+        energy_kwh = self._draw_a * voltage_v * self._phases * dt_s / 3_600_000.0
         self.soc = min(1.0, self.soc + energy_kwh / self.battery_kwh)
 
     def phase_currents(self) -> dict[str, float]:
         """Current per phase: equal on all three, or only on the 1-phase car's phase."""
-        if self.phases == 3:
+        if self._phases == 3:
             return dict.fromkeys(PHASES, self._draw_a)
-        return {p: self._draw_a if p == self.phase else 0.0 for p in PHASES}
+        phase = self.phase if self.phases == 1 else "l1"
+        return {p: self._draw_a if p == phase else 0.0 for p in PHASES}
+
+    @property
+    def _phases(self) -> int:
+        return min(self.phases, self.socket_phases)

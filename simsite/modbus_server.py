@@ -52,6 +52,9 @@ class ModbusSimServer:
         self._port = port
         self._framer = FramerType.RTU if framer == "rtu" else FramerType.SOCKET
         self.latency = latency
+        # Register address -> seconds a write starting there takes to answer;
+        # it lands when answered (a client that gave up may not know).
+        self.slow_writes: dict[int, float] = {}
         self._registers: dict[tuple[int, str], dict[int, int]] = {}
         self._server: ModbusTcpServer | None = None
         self.requests: Counter[tuple[int, int]] = Counter()
@@ -177,6 +180,8 @@ class ModbusSimServer:
         span = range(address, address + count)
         if any(a not in store for a in span):
             return ExcCodes.ILLEGAL_ADDRESS
+        if set_values is not None and (slow := self.slow_writes.get(address)):
+            await asyncio.sleep(slow)
         if self.latency:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)

@@ -43,6 +43,7 @@ from .modbus_server import ModbusSimServer
 ALFEN: Final = CHARGER_PROFILES["alfen_eve"]
 SDM630: Final = METER_PROFILES["sdm630"]
 MAX_ALFEN_SOCKETS: Final = 2  # an Eve Double; units 1 and 2
+ALFEN_PHASES: Final = next(f for f in ALFEN.fields if f.key == profiles.PHASES)
 _SETPOINT_SPAN: Final = frozenset(
     range(ALFEN.setpoint.address, ALFEN.setpoint.address + ALFEN.setpoint.count)
 )
@@ -71,8 +72,15 @@ class _AlfenStation(ModbusSimServer):
 
     A real Eve refuses a write that covers half the float or any read-only
     register, so a driver that gets this wrong fails here as it would on site.
-    Accepted writes are noted per unit (``written``) for the watchdog.
+    The phases (1215) take 1 or 3, only on the units in ``switchable`` (a
+    station that allows phase switching). Setpoint writes are noted per unit
+    (``setpoint_written``) for the watchdog: a phase write does not refresh it.
     """
+
+    def __init__(self, port: int = 0) -> None:
+        super().__init__(port=port)
+        self.switchable: set[int] = set()
+        self.setpoint_written: set[int] = set()
 
     @override
     def refusal(
@@ -83,9 +91,16 @@ class _AlfenStation(ModbusSimServer):
         count: int,
         set_values: list[int] | list[bool] | None,
     ) -> ExcCodes | None:
-        if function_code in (6, 16) and set_values is not None:
-            return _refusal(address, [int(v) for v in set_values])
-        return None
+        if function_code not in (6, 16) or set_values is None:
+            return None
+        words = [int(v) for v in set_values]
+        if address == ALFEN_PHASES.address and len(words) == 1:
+            allowed = unit_id in self.switchable and words[0] in (1, 3)
+            return None if allowed else ExcCodes.ILLEGAL_VALUE
+        refused = _refusal(address, words)
+        if refused is None:
+            self.setpoint_written.add(unit_id)
+        return refused
 
 
 def _mode3(car: Car) -> int:
@@ -188,6 +203,10 @@ class SimulatedSite:
         # "allow writing maximum currents" off): writes land, the station stays
         # at its safe current and register 1214 reads 0.
         self.modbus_ignored: set[str] = set()
+        # Phases each socket gives (register 1215), and the switches made while
+        # its car drew current (a driver must pause the car first).
+        self._phases = dict.fromkeys(self._alfen_units, 3)
+        self.switched_under_load: list[tuple[str, float]] = []
         if self._alfen_units:
             self.station = _AlfenStation(port=charger_port)
             for unit in self._alfen_units.values():
@@ -310,7 +329,8 @@ class SimulatedSite:
             return {}
         applied: dict[str, float] = {}
         for name, unit in self._alfen_units.items():
-            if unit in self.station.written:
+            self._read_phases(self.station, name, unit)
+            if unit in self.station.setpoint_written:
                 self._since_write[name] = 0.0
             else:
                 self._since_write[name] += dt_s
@@ -326,7 +346,24 @@ class SimulatedSite:
                 else self._safe_current_a
             )
         self.station.written.clear()
+        self.station.setpoint_written.clear()
         return applied
+
+    def allow_phase_switching(self, charger: str) -> None:
+        """The station lets this socket's phases (1215) be written."""
+        if self.station is not None:
+            self.station.switchable.add(self._alfen_units[charger])
+
+    def _read_phases(self, station: _AlfenStation, name: str, unit: int) -> None:
+        """Apply a written phase count; note it if the car was drawing."""
+        (phases,) = station.get_registers(
+            unit, ALFEN_PHASES.function, ALFEN_PHASES.address, 1
+        )
+        car = self._cars[name]
+        if phases != self._phases[name] and car.draw_a > 0.0:
+            self.switched_under_load.append((name, car.draw_a))
+        self._phases[name] = 3 if phases == 3 else 1
+        car.socket_phases = 3 if phases == 3 else 1
 
     def _remaining_s(self, name: str) -> float:
         """Seconds before the socket's watchdog drops to the safe current."""
@@ -393,7 +430,7 @@ class SimulatedSite:
                     if remaining and name not in self.modbus_ignored
                     else 0,
                     profiles.MODE3_STATE: _mode3(self._cars[name]),
-                    profiles.PHASES: 3,  # the key, not the phase names
+                    profiles.PHASES: self._phases[name],
                 },
             )
 

@@ -308,3 +308,36 @@ async def test_abb_terra_ac_setpoint_in_milliamps(hass: HomeAssistant) -> None:
     finally:
         await driver.async_stop()
         await server.stop()
+
+
+async def test_alfen_phases_are_read_and_switched_where_allowed(
+    hass: HomeAssistant,
+) -> None:
+    site = SimulatedSite(
+        lambda _: (0.0, 0.0, 0.0), {"Alfen": Car("a")}, alfen_sockets=1
+    )
+    await site.start()
+    hub = ModbusHub(timeout=1.0, backoff_initial=0.01, backoff_max=0.02)
+    endpoint = Endpoint(kind="tcp", host="127.0.0.1", port=site.charger_port)
+    driver = ModbusChargerDriver(hub, THREE, endpoint, 1, CHARGER_PROFILES["alfen_eve"])
+    abb = ModbusChargerDriver(hub, THREE, endpoint, 1, CHARGER_PROFILES["abb_terra_ac"])
+    await driver.async_start()
+    assert (driver.switches_phases, abb.switches_phases) == (True, False)
+    try:
+        assert (await driver.read(1.0, {})).phases == 3
+        assert await driver.write_phases(1) is False  # the station does not allow it
+        site.step(1.0, 1.0, {})
+        assert (await driver.read(2.0, {})).phases == 3
+        site.allow_phase_switching("Alfen")
+        assert await driver.write_phases(1) is True
+        site.step(2.0, 1.0, {})
+        assert (await driver.read(3.0, {})).phases == 1
+        assert await abb.write_phases(3) is False  # no phase register at all
+        assert (await driver.read(4.0, {})).phases == 1
+        await site.stop()
+        with pytest.raises(ChargerError) as err:
+            await driver.write_phases(3)
+        assert err.value.translation_key == "charger_unreachable"
+    finally:
+        await driver.async_stop()
+        await site.stop()

@@ -7,6 +7,9 @@ then sends every charger to its fail-safe current. Every device read and write i
 bounded by ``DEVICE_TIMEOUT_S``; a write that does not return in time is left to
 finish on its own and its charger is counted at its maximum meanwhile. Decreases
 are written before increases, and increases only once every decrease has landed.
+A charger that can switch phases (Alfen 1215) is held at 0 A while it switches;
+its phases are written after the setpoints, and it is accounted as its station
+reads it.
 """
 
 import asyncio
@@ -28,6 +31,7 @@ from .charger_driver import (
     ChargerDriver,
     ChargerError,
     ChargerReading,
+    ModbusChargerDriver,
 )
 from .charging import ChargingState
 from .const import (
@@ -53,12 +57,20 @@ from .engine.allocator import AllocatorConfig, AllocatorMemory, Limit
 from .engine.charger import ChargerSpec
 from .engine.control import ChargerInput, Mode, State, decide
 from .engine.modes import (
+    Ceiling,
     ModeCharger,
     ModeLimit,
     ModeMemory,
     SlotPlan,
     mode_ceilings,
     running_at_start,
+)
+from .engine.phase_switch import (
+    PhaseMemory,
+    phase_refused,
+    phase_step,
+    phases_read,
+    wired_spec,
 )
 from .engine.site import PHASES
 from .runtime import StekkerConfigEntry
@@ -119,6 +131,23 @@ class Charger:
     # with every validity time.
     ignores_setpoints: bool = False
     charging: ChargingState = field(default_factory=ChargingState)
+    # Phase switching: the driver of a charger that may switch (a three-phase
+    # Modbus socket with the phases register), its memory, and this cycle's
+    # write (with the memory to go back to if it fails).
+    switcher: ModbusChargerDriver | None = field(default=None, init=False)
+    phase_memory: PhaseMemory | None = field(default=None, init=False)
+    phase_write: tuple[int, PhaseMemory] | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        driver = self.driver
+        if (
+            isinstance(driver, ModbusChargerDriver)
+            and driver.switches_phases
+            and self.spec.phases == 3
+            and self.spec.can_pause
+        ):
+            self.switcher = driver
+            self.phase_memory = PhaseMemory()
 
     @property
     def setpoint_a(self) -> float | None:
@@ -126,11 +155,30 @@ class Charger:
         return self.log.amps
 
     @property
+    def phases_in_use(self) -> int | None:
+        """The phases a switching charger's station reads it uses (None: unknown)."""
+        if self.switcher is None or self.reading is None:
+            return None
+        return self.reading.phases
+
+    @property
+    def wired_spec(self) -> ChargerSpec:
+        """The charger as its station reads it: a switched socket on L1 only;
+        on three phases (the worse) while the station cannot tell."""
+        return wired_spec(self.spec, self.phases_in_use)
+
+    @property
     def limited_spec(self) -> ChargerSpec:
+        spec = self.wired_spec
         if self.max_override_a is None:
-            return self.spec
-        top = max(self.spec.min_a, min(self.spec.max_a, self.max_override_a))
-        return replace(self.spec, max_a=top)
+            return spec
+        top = max(spec.min_a, min(spec.max_a, self.max_override_a))
+        return replace(spec, max_a=top)
+
+    @property
+    def steered(self) -> bool:
+        """Enabled, readable, and its writes land."""
+        return self.enabled and self.problem is None and self.pending is None
 
     @property
     def fail_safe_target_a(self) -> float:
@@ -290,6 +338,11 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
         )
         # Reads take up to DEVICE_TIMEOUT_S: judge the meter's age after them.
         now = self.clock()
+        for charger in self.chargers.values():
+            if charger.phase_memory is not None:
+                charger.phase_memory = phases_read(
+                    charger.phase_memory, charger.phases_in_use, now
+                )
         inputs = [self._input(c, start, now) for c in self.chargers.values()]
         credit = total_credit({i.spec.id: i.account for i in inputs})
         self.headroom.charger_draw = credit
@@ -303,9 +356,11 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
         )
         headroom = self.headroom.data if fresh else None
         stale = age is None or age > self.stale_s
+        grid_kw = None if headroom is None else headroom.grid_kw
+        mode_chargers = self._mode_chargers(inputs, now)
         modes = mode_ceilings(
-            self._mode_chargers(inputs, now),
-            None if headroom is None else headroom.grid_kw,
+            mode_chargers,
+            grid_kw,
             self.headroom.site.voltage_v,
             self.mode_memory,
             now,
@@ -318,7 +373,7 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
             self.memory,
             now,
             self.allocator_config,
-            modes.ceilings,
+            modes.ceilings | self._phase_steps(mode_chargers, grid_kw, now),
         )
         self.memory = decision.memory
         if headroom is not None:
@@ -338,6 +393,7 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
             {"site": self.config_entry.title, "seconds": f"{self.stale_s:g}"},
         )
         await self._apply(decision.targets, now)
+        await asyncio.gather(*(self._switch_phases(c) for c in self.chargers.values()))
         for charger in self.chargers.values():
             problem = charger.problem
             if problem is not None and problem.translation_key == SETPOINT_IGNORED:
@@ -372,7 +428,7 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
             fail_safe=fail_safe,
             available_kw=None if headroom is None else headroom.available_kw,
             allocated_kw=sum(
-                (c.setpoint_a or 0.0) * c.spec.phases
+                (c.setpoint_a or 0.0) * c.wired_spec.phases
                 for c in self.chargers.values()
                 if c.enabled
             )
@@ -425,9 +481,7 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
         if charger.log.amps is None and reading is not None and reading.setpoint_a:
             # After a restart: the charger's own setpoint is what it runs at.
             charger.log = SetpointLog(reading.setpoint_a)
-        steered = (
-            charger.enabled and charger.problem is None and charger.pending is None
-        )
+        steered = charger.steered
         if steered:
             try:
                 spec = charger.driver.narrow(spec)
@@ -455,6 +509,80 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
             wanted_a=charger.wanted_a,
             fail_safe_a=charger.fail_safe_target_a,
         )
+
+    def _phase_steps(
+        self, chargers: list[ModeCharger], grid_kw: float | None, now: float
+    ) -> dict[str, Ceiling]:
+        """Each switching charger's phase step: one pausing to switch is held
+        at 0 A, one whose pause is over is switched after the setpoints.
+
+        The surplus it could have is what the grid exports plus its own draw;
+        a charger that is not steered now (or not obeying) restarts its pause.
+        """
+        held: dict[str, Ceiling] = {}
+        volts = self.headroom.site.voltage_v
+        for item in chargers:
+            charger = self.chargers[item.spec.id]
+            memory = charger.phase_memory
+            if memory is None:
+                continue
+            reading = charger.reading
+            if reading is None or not (charger.steered and charger.obeying):
+                charger.phase_memory = replace(memory, stopped_since=None)
+                continue
+            step = phase_step(
+                charger.spec,
+                item.mode,
+                reading.connected is not False,
+                None if grid_kw is None else item.draw_kw - grid_kw,
+                reading.measured_a,
+                volts,
+                memory,
+                now,
+            )
+            charger.phase_memory = step.memory
+            if step.write is not None:
+                charger.phase_write = (step.write, replace(memory, stopped_since=None))
+            if step.hold:
+                target = step.write or step.memory.target
+                why = f"paused to switch to {target} phase{'s' if target == 3 else ''}"
+                held[item.spec.id] = Ceiling(0.0, ModeLimit.PHASE_SWITCH, why)
+        return held
+
+    async def _switch_phases(self, charger: Charger) -> None:
+        """Write the phases of a charger whose pause is over, once its 0 A has
+        landed. A refusal is final; a failure is tried again after another
+        pause (an answer that timed out may have landed: the next reading
+        tells)."""
+        if charger.phase_write is None or charger.switcher is None:
+            return
+        (phases, before), charger.phase_write = charger.phase_write, None
+        if charger.setpoint_a != 0.0 or not charger.steered:
+            charger.phase_memory = before
+            return
+        try:
+            async with asyncio.timeout(DEVICE_TIMEOUT_S):
+                switched = await charger.switcher.write_phases(phases)
+        except (ChargerError, TimeoutError) as err:
+            LOGGER.warning(
+                "Cannot switch %s to %d-phase charging, trying again after another"
+                " pause: %r",
+                charger.name,
+                phases,
+                err,
+            )
+            charger.phase_memory = before
+            return
+        if not switched:
+            LOGGER.warning(
+                "%s does not allow phase switching; it is not tried again",
+                charger.name,
+            )
+            charger.phase_memory = phase_refused(
+                before, charger.phases_in_use or before.phases
+            )
+            return
+        LOGGER.info("%s switched to %d-phase charging", charger.name, phases)
 
     def _check_fallbacks(self) -> None:
         """Warn when the chargers' fallback currents together exceed a limit.

@@ -24,6 +24,7 @@ class ChargerSensorDescription(SensorEntityDescription):
     """A charger sensor computed from the balancer's view of the charger."""
 
     value_fn: Callable[[Charger, float], float | str | None]
+    exists_fn: Callable[[Charger], bool] = lambda _: True
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,7 +54,7 @@ CHARGER_SENSORS: tuple[ChargerSensorDescription, ...] = (
         value_fn=lambda c, volts: (
             None
             if c.setpoint_a is None
-            else c.setpoint_a * c.spec.phases * volts / 1000.0
+            else c.setpoint_a * c.wired_spec.phases * volts / 1000.0
         ),
     ),
     ChargerSensorDescription(
@@ -69,6 +70,14 @@ CHARGER_SENSORS: tuple[ChargerSensorDescription, ...] = (
         device_class=SensorDeviceClass.ENUM,
         options=LIMITED_BY,
         value_fn=lambda c, _: c.limited_by,
+    ),
+    ChargerSensorDescription(
+        key="phases_in_use",
+        translation_key="phases_in_use",
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        value_fn=lambda c, _: c.phases_in_use,
+        exists_fn=lambda c: c.switcher is not None,
     ),
 )
 
@@ -103,7 +112,11 @@ def async_add_balancer_sensors(
         for description in SITE_SENSORS
     )
     async_add_charger_entities(
-        entry, async_add_entities, ChargerSensor, CHARGER_SENSORS
+        entry,
+        async_add_entities,
+        ChargerSensor,
+        CHARGER_SENSORS,
+        lambda charger, description: description.exists_fn(charger),
     )
 
 

@@ -65,6 +65,7 @@ from .modbus.profiles import (
     VALID_TIME_S,
     ChargerProfile,
 )
+from .modbus.profiles import PHASES as PHASES_USED
 from .modbus.transport import (
     Endpoint,
     ModbusConnectionError,
@@ -99,6 +100,7 @@ class ChargerReading:
     # Whether the charger applies the setpoint it holds; None: it cannot tell.
     setpoint_accounted: bool | None = None
     energy_kwh: float | None = None  # its lifetime energy counter, if it has one
+    phases: int | None = None  # phases it is set to use (Alfen 1215); None: unknown
 
     @property
     def measured_a(self) -> float | None:
@@ -416,7 +418,29 @@ class ModbusChargerDriver:
             safe_a=_finite(values.get(SAFE_CURRENT_A)),
             setpoint_accounted=accounted,
             energy_kwh=_finite(values.get(ENERGY_KWH)),
+            phases=_phases(values.get(PHASES_USED)),
         )
+
+    @property
+    def switches_phases(self) -> bool:
+        """Whether its profile has the phases register (its station may still refuse)."""
+        return any(f.key == PHASES_USED for f in self.profile.fields)
+
+    async def write_phases(self, phases: int) -> bool:
+        """Switch the phases the car is charged on; False if the charger refuses
+        (it has no such register, or its station does not allow switching)."""
+        used = next((f for f in self.profile.fields if f.key == PHASES_USED), None)
+        if used is None:
+            return False
+        try:
+            await self.hub.write_registers(
+                self.endpoint, self.unit_id, used.address, encode(used, phases)
+            )
+        except ModbusDeviceError:
+            return False
+        except ModbusError as err:
+            raise self._error(err) from err
+        return True
 
     async def write(self, amps: float) -> float:
         words = encode(self.profile.setpoint, amps)
@@ -477,6 +501,10 @@ def setpoint_accounted(values: Mapping[str, float]) -> bool | None:
         return True
     valid_s = _finite(values.get(VALID_TIME_S))
     return None if valid_s is not None and valid_s <= 0 else False
+
+
+def _phases(value: float | None) -> int | None:
+    return int(value) if value in (1.0, 3.0) else None
 
 
 def _finite(value: float | None) -> float | None:

@@ -39,11 +39,17 @@ def async_add_charger_entities[DescriptionT: EntityDescription](
     async_add_entities: AddConfigEntryEntitiesCallback,
     entity: Callable[[StekkerConfigEntry, str, DescriptionT], Entity],
     descriptions: Iterable[DescriptionT],
+    exists: Callable[[Charger, DescriptionT], bool] | None = None,
 ) -> None:
-    """Each charger's entities, on its subentry so they go when the charger goes."""
+    """Each charger's entities, on its subentry so they go when the charger goes;
+    ``exists`` leaves out those a charger does not have."""
     descriptions = tuple(descriptions)
-    for charger_id in entry.runtime_data.balancer.chargers:
+    for charger_id, charger in entry.runtime_data.balancer.chargers.items():
         async_add_entities(
-            (entity(entry, charger_id, d) for d in descriptions),
+            (
+                entity(entry, charger_id, d)
+                for d in descriptions
+                if exists is None or exists(charger, d)
+            ),
             config_subentry_id=charger_id,
         )

@@ -75,6 +75,9 @@ async def async_get_config_entry_diagnostics(
                     "error": str(charger.problem) if charger.problem else None,
                     "account": asdict(charger.account) if charger.account else None,
                     "limited_by": charger.limited_by,
+                    "phases": asdict(charger.phase_memory)
+                    if charger.phase_memory
+                    else None,
                     "charging": {
                         "mode": charger.charging.mode.value,
                         "departure": charger.charging.departure.isoformat(),

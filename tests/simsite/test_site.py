@@ -233,3 +233,42 @@ def test_configuration_errors() -> None:
         site.step(0.0, 1.0, {"alfen_1": 6.0, "alfen_2": 6.0, "ocpp": 6.0})
     with pytest.raises(ValueError, match="dt_s"):
         site.step(0.0, -1.0, {"alfen_2": 6.0, "ocpp": 6.0})
+
+
+async def test_alfen_phases_switch_only_where_the_station_allows(
+    site: SimulatedSite, hub: ModbusHub
+) -> None:
+    station = endpoint(hub, site.charger_port)
+    idle = {"ocpp": 0.0}
+    phases = ALFEN.fields[-1]
+    assert phases.address == 1215
+    with pytest.raises(ModbusDeviceError) as err:  # switching not allowed
+        await hub.write_registers(station, 1, 1215, [1])
+    assert err.value.exception_code == 3
+    site.allow_phase_switching("alfen_1")
+    with pytest.raises(ModbusDeviceError):  # neither 1 nor 3
+        await hub.write_registers(station, 1, 1215, [2])
+
+    await write_setpoint(hub, station, 1, 10.0)
+    site.step(NOON, 10.0, idle)
+    await hub.write_registers(station, 1, 1215, [1])  # while the car draws
+    site.step(NOON + 10, 10.0, idle)
+    assert site.switched_under_load == [("alfen_1", 10.0)]
+    socket_1 = await read_meter(hub, station, 1, ALFEN)
+    assert socket_1["phases"] == 1.0
+    # On one phase the three-phase car draws on L1 only.
+    currents = [socket_1[f"current_l{i}_a"] for i in (1, 2, 3)]
+    assert currents == [10.0, 0.0, 0.0]
+    assert socket_1["power_w"] == pytest.approx(10 * 230, rel=0.02)
+
+    await write_setpoint(hub, station, 1, 0.0)  # paused first: no complaint
+    site.step(NOON + 20, 10.0, idle)
+    await hub.write_registers(station, 1, 1215, [3])
+    site.step(NOON + 30, 10.0, idle)
+    assert site.switched_under_load == [("alfen_1", 10.0)]
+    assert (await read_meter(hub, station, 1, ALFEN))["phases"] == 3.0
+    # A phase write alone does not refresh the setpoint watchdog.
+    for t in range(40, 100, 10):
+        await hub.write_registers(station, 1, 1215, [3])
+        sample = site.step(NOON + t, 10.0, idle)
+    assert sample.setpoints_a["alfen_1"] == 6.0

@@ -53,6 +53,7 @@ class ModeLimit(StrEnum):
     MODE = "mode"  # the mode is off
     SOLAR = "solar"  # the solar surplus
     PLAN = "plan"  # the plan for this slot
+    PHASE_SWITCH = "phase_switch"  # paused to switch its phases
 
 
 @dataclass(frozen=True, slots=True)
