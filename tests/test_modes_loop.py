@@ -4,6 +4,8 @@ A planned car follows its plan slot by slot, a solar car follows the surplus,
 an off car stays paused; none ever above the live headroom.
 """
 
+import asyncio
+import threading
 from datetime import datetime, timedelta
 from typing import Any
 from unittest.mock import patch
@@ -13,6 +15,7 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
+from custom_components.stekker import planner as planner_module
 from custom_components.stekker.balancer import BalancerCoordinator
 from simsite.cars import Car
 from simsite.site import SimulatedSite
@@ -56,6 +59,53 @@ async def settle(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> None:
     freezer.tick(timedelta(seconds=2))
     async_fire_time_changed(hass)
     await hass.async_block_till_done()
+
+
+async def test_a_change_while_planning_is_planned(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """A car set to planned while a plan is being made (its inputs already
+    read) gets a plan once that one is done: the debouncer alone would take
+    the running plan as the answer and keep it until the next 5-minute plan."""
+    freezer.move_to(START)
+    site = SimulatedSite(FlatLoad(2000.0), {"Car": Car("car")}, start_s=10 * 3600.0)
+    site_data = {"gtv_kw": 14.7, "phases": 3, "fuse_a": FUSE_A, "voltage_v": V}
+    async with closed_loop(
+        hass,
+        site,
+        {"Car": entity_charger("Car")},
+        site_data=site_data,
+        options=FAST,
+        grid="currents",
+    ) as loop:
+        planner = loop.entry.runtime_data.planner
+        await settle(hass, freezer)
+        assert planner.current is not None
+        assert not planner.current.cars
+        solving = threading.Event()
+        go_on = threading.Event()
+        make_plan = planner_module.make_plan
+
+        def slow_plan(inp: Any) -> Any:
+            solving.set()
+            go_on.wait(10.0)
+            return make_plan(inp)
+
+        with patch.object(planner_module, "make_plan", slow_plan):
+            await settle(hass, freezer)  # the last plan's cooldown is over
+            planner.async_schedule()
+            assert await hass.async_add_executor_job(solving.wait, 10.0)
+            await set_mode(hass, "car", "planned")
+            # The change's cooldown (1 s of the frozen loop clock) ends mid-plan.
+            freezer.tick(timedelta(seconds=2))
+            async_fire_time_changed(hass)
+            await asyncio.sleep(0)
+            go_on.set()
+            await hass.async_block_till_done()
+            await settle(hass, freezer)
+        plan = planner.current
+        assert plan is not None
+        assert len(plan.cars) == 1
 
 
 def energy_kwh(site: SimulatedSite, name: str, start: float, end: float) -> float:

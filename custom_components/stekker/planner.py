@@ -152,6 +152,9 @@ class PlanCoordinator(DataUpdateCoordinator[SitePlan]):
         )
         self.balancer = balancer
         self._issues: set[str] = set()
+        # A change while a plan is being made, which read its inputs before it.
+        self._planning = False
+        self._stale = False
 
     @callback
     def async_attach(self) -> None:
@@ -178,7 +181,14 @@ class PlanCoordinator(DataUpdateCoordinator[SitePlan]):
 
     @callback
     def async_schedule(self) -> None:
-        """Plan again soon (a burst of changes gives one plan)."""
+        """Plan again soon (a burst of changes gives one plan).
+
+        A change while a plan is being made asks again once it is done: the
+        debouncer drops a request whose cooldown ends during a run, taking that
+        run as the answer, but the run read its inputs before the change.
+        """
+        if self._planning:
+            self._stale = True
         self.config_entry.async_create_task(
             self.hass, self.async_request_refresh(), f"{self.name} request"
         )
@@ -205,6 +215,16 @@ class PlanCoordinator(DataUpdateCoordinator[SitePlan]):
 
     @override
     async def _async_update_data(self) -> SitePlan:
+        self._planning = True
+        try:
+            return await self._make_plan()
+        finally:
+            self._planning = False
+            if self._stale:
+                self._stale = False
+                self.async_schedule()
+
+    async def _make_plan(self) -> SitePlan:
         now = dt_util.utcnow()
         planned = self.planned(now)
         departures = {cid: c.charging.next_departure(now) for cid, c in planned.items()}
