@@ -151,15 +151,7 @@ class PriceActionCoordinator(DataUpdateCoordinator[tuple[PricePoint, ...]]):
     def _source(self) -> ConfigEntry:
         source = self.hass.config_entries.async_get_entry(self.source_id)
         if source is None or source.domain not in _ACTIONS:
-            ir.async_create_issue(
-                self.hass,
-                DOMAIN,
-                self._issue_id(ISSUE_MISSING),
-                is_fixable=False,
-                severity=ir.IssueSeverity.WARNING,
-                translation_key=ISSUE_MISSING,
-                translation_placeholders={"site": self.config_entry.title},
-            )
+            self._raise_issue(ISSUE_MISSING, {})
             raise PriceSourceError("the price integration's entry is gone")
         return source
 
@@ -180,18 +172,17 @@ class PriceActionCoordinator(DataUpdateCoordinator[tuple[PricePoint, ...]]):
         source = self.hass.config_entries.async_get_entry(self.source_id)
         if source is None or source.domain not in _ACTIONS:
             return  # the missing-entry issue says it all
+        self._raise_issue(ISSUE_FAILING, {"source": source.title, "error": str(err)})
+
+    def _raise_issue(self, key: str, placeholders: dict[str, str]) -> None:
         ir.async_create_issue(
             self.hass,
             DOMAIN,
-            self._issue_id(ISSUE_FAILING),
+            self._issue_id(key),
             is_fixable=False,
             severity=ir.IssueSeverity.WARNING,
-            translation_key=ISSUE_FAILING,
-            translation_placeholders={
-                "site": self.config_entry.title,
-                "source": source.title,
-                "error": str(err),
-            },
+            translation_key=key,
+            translation_placeholders={"site": self.config_entry.title, **placeholders},
         )
 
     def _issue_id(self, key: str) -> str:
