@@ -1,7 +1,6 @@
 """Adversarial checks of phase switching's safety limits, through HA on the
 simulated Alfen station (see test_phase_switching for the set-up)."""
 
-import pytest
 from homeassistant.core import HomeAssistant
 
 from simsite.cars import Car
@@ -20,17 +19,12 @@ from .test_phase_switching import (
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="phase memory (the switches of the last hour) lives only in the"
-    " balancer's Charger objects: a reload or restart forgets them",
-)
 async def test_a_reload_does_not_allow_a_fifth_switch_within_the_hour(
     hass: HomeAssistant,
 ) -> None:
     """Four switches, then the entry reloads (any options or charger change
-    does this, as does a restart): the surplus still asks for one phase, and
-    no fifth switch may come within the hour of the first."""
+    does this): the surplus still asks for one phase, and no fifth switch may
+    come within the hour of the first (found by an attack: it came 370 s after)."""
     load = Load(0.0, 0.0, 0.0)
     site = SimulatedSite(load, {"Sun": Car("sun")}, alfen_sockets=1, start_s=NOON)
     site.allow_phase_switching("Sun")

@@ -25,6 +25,7 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
+from homeassistant.util.hass_dict import HassKey
 
 from .charger_driver import (
     SETPOINT_IGNORED,
@@ -75,6 +76,10 @@ from .engine.phase_switch import (
 from .engine.site import PHASES
 from .runtime import StekkerConfigEntry
 
+# Per (site entry, charger): the clock times of its phase switches.
+PHASE_SWITCHES: HassKey[dict[tuple[str, str], tuple[float, ...]]] = HassKey(
+    f"{DOMAIN}_phase_switches"
+)
 # Bound on one read or write of a charger: inside the 1 s control cycle.
 DEVICE_TIMEOUT_S: Final = 1.0
 # A charger that is not doing what it was told is told again this often.
@@ -224,6 +229,15 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
         self.headroom = headroom
         self.chargers = chargers
         self.clock = clock
+        # The phase switches of the last hour outlive a reload (an options or
+        # charger change), so a reload cannot reset the hourly cap.
+        self._switches = hass.data.setdefault(PHASE_SWITCHES, {})
+        for charger in chargers.values():
+            if charger.phase_memory is not None:
+                charger.phase_memory = replace(
+                    charger.phase_memory,
+                    switches=self._switches.get((entry.entry_id, charger.spec.id), ()),
+                )
         options = {**BALANCING_DEFAULTS, **entry.options}
         self.allocator_config = AllocatorConfig(
             voltage_v=headroom.site.voltage_v,
@@ -394,6 +408,10 @@ class BalancerCoordinator(DataUpdateCoordinator[BalancerState]):
         )
         await self._apply(decision.targets, now)
         await asyncio.gather(*(self._switch_phases(c) for c in self.chargers.values()))
+        for charger in self.chargers.values():
+            if charger.phase_memory is not None:
+                key = (self.config_entry.entry_id, charger.spec.id)
+                self._switches[key] = charger.phase_memory.switches
         for charger in self.chargers.values():
             problem = charger.problem
             if problem is not None and problem.translation_key == SETPOINT_IGNORED:
