@@ -206,6 +206,9 @@ class SimulatedSite:
         # Phases each socket gives (register 1215), and the switches made while
         # its car drew current (a driver must pause the car first).
         self._phases = dict.fromkeys(self._alfen_units, 3)
+        # A station whose 1215 reads a phase count its socket has not applied
+        # yet (set by a test; the car keeps drawing as the socket gives).
+        self.phases_read_early: dict[str, int] = {}
         self.switched_under_load: list[tuple[str, float]] = []
         if self._alfen_units:
             self.station = _AlfenStation(port=charger_port)
@@ -356,6 +359,8 @@ class SimulatedSite:
 
     def _read_phases(self, station: _AlfenStation, name: str, unit: int) -> None:
         """Apply a written phase count; note it if the car was drawing."""
+        if name in self.phases_read_early:
+            return  # what the register reads is not applied yet
         (phases,) = station.get_registers(
             unit, ALFEN_PHASES.function, ALFEN_PHASES.address, 1
         )
@@ -430,7 +435,9 @@ class SimulatedSite:
                     if remaining and name not in self.modbus_ignored
                     else 0,
                     profiles.MODE3_STATE: _mode3(self._cars[name]),
-                    profiles.PHASES: self._phases[name],
+                    profiles.PHASES: self.phases_read_early.get(
+                        name, self._phases[name]
+                    ),
                 },
             )
 

@@ -148,6 +148,34 @@ async def test_a_small_surplus_runs_the_car_on_one_phase_and_a_large_one_on_thre
         assert site.longest_run_above(phase_a=40.0, power_w=50_000.0) == 0
 
 
+async def test_a_station_reading_one_phase_it_has_not_applied_counts_three(
+    hass: HomeAssistant,
+) -> None:
+    """The station reads 1 phase while its car still draws on three (a write
+    not yet taken): the car stays counted on all three phases, so its L2 and
+    L3 current is not taken for building load the car may ignore."""
+    load = Load(0.0, 0.0, 0.0)
+    site = SimulatedSite(load, {"Sun": Car("sun")}, alfen_sockets=1, start_s=NOON)
+    site.allow_phase_switching("Sun")
+    async with closed_loop(
+        hass, site, {"Sun": alfen_charger(1)}, site_data=site_data(), options=FAST
+    ) as loop:
+        await run_until(loop, lambda: site.cars["Sun"].draw_a >= 6.0, 60)
+        site.phases_read_early["Sun"] = 1
+        await loop.cycle(3)
+        charger = the_charger(loop)
+        assert charger.reading is not None and charger.reading.phases == 1
+        assert site.cars["Sun"].draw_a >= 6.0
+        assert charger.phases_in_use is None
+        assert charger.account is not None
+        assert set(charger.account.credit_a) == {"l1", "l2", "l3"}
+        assert memory(loop).phases == 3
+        site.phases_read_early["Sun"] = 3  # it reads what it gives again
+        await loop.cycle(2)
+        assert charger.phases_in_use == 3
+        assert site.switched_under_load == []
+
+
 async def test_at_most_four_switches_an_hour(
     hass: HomeAssistant,
 ) -> None:

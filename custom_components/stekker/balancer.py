@@ -67,6 +67,7 @@ from .engine.modes import (
     running_at_start,
 )
 from .engine.phase_switch import (
+    STOPPED_A,
     PhaseMemory,
     phase_refused,
     phase_step,
@@ -161,10 +162,21 @@ class Charger:
 
     @property
     def phases_in_use(self) -> int | None:
-        """The phases a switching charger's station reads it uses (None: unknown)."""
-        if self.switcher is None or self.reading is None:
+        """The phases a switching charger's station reads it uses (None: unknown).
+
+        A station that reads one phase while its socket measures current on
+        L2 or L3 has not applied it yet: unknown, so counted on all three.
+        """
+        reading = self.reading
+        if self.switcher is None or reading is None:
             return None
-        return self.reading.phases
+        if reading.phases == 1 and any(
+            amps >= STOPPED_A
+            for phase, amps in (reading.phase_a or {}).items()
+            if phase != "l1"
+        ):
+            return None
+        return reading.phases
 
     @property
     def wired_spec(self) -> ChargerSpec:

@@ -27,7 +27,7 @@ from .modes import ChargeMode
 
 _HOUR_S = 3600.0
 # A car drawing less than this is taken as stopped for the pause.
-_STOPPED_A = 0.5
+STOPPED_A = 0.5
 _SOLAR_MODES = (ChargeMode.SOLAR, ChargeMode.MIN_SOLAR)
 
 
@@ -159,7 +159,7 @@ def _pause(
     config: PhaseSwitchConfig,
 ) -> PhaseStep:
     """Hold the car at 0 A; write once it has measured stopped for ``pause_s``."""
-    if measured_a is None or measured_a >= _STOPPED_A:
+    if measured_a is None or measured_a >= STOPPED_A:
         return PhaseStep(replace(mem, stopped_since=None), hold=True, write=None)
     stopped = now if mem.stopped_since is None else mem.stopped_since
     if now - stopped < config.pause_s:
